@@ -1,0 +1,3 @@
+from jdreview.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,85 @@
+"""Projects, memberships and the product catalog.
+
+Roles are Django groups (see ``jdreview.roles``); what a role may do is a permission on
+``Project``; which projects a person sees is ``Membership``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Project(models.Model):
+    class QueueOrder(models.TextChoices):
+        RANDOM = "random", "Random"
+        UNCERTAINTY = "uncertainty", "Ensemble uncertainty first"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True)
+    guidelines = models.TextField(
+        blank=True, help_text="Shown beside every item in the labeling page (plain text)."
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="How many different annotators label each item."
+    )
+    gold_share = models.FloatField(
+        default=0.1, help_text="Share of served items drawn from gold items (0 to 1)."
+    )
+    assignment_ttl_s = models.PositiveIntegerField(
+        default=600, help_text="Seconds before an abandoned item goes back to the queue."
+    )
+    queue_order = models.CharField(
+        max_length=20, choices=QueueOrder.choices, default=QueueOrder.RANDOM
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("label_items", "Label items from the queue"),
+            ("audit_launches", "Audit auto-launched ads"),
+            ("view_dashboards", "View dashboards and statistics"),
+            ("manage_models", "Train, promote and roll back models; run jobs"),
+            ("manage_data", "Import items and export labels"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="unique_membership")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project}"
+
+
+class Product(models.Model):
+    """A catalog product. World products carry a reference cut-out (RGBA PNG)."""
+
+    sku = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=300)
+    category = models.CharField(max_length=100, db_index=True)
+    brand = models.CharField(max_length=100, blank=True)
+    color = models.CharField(max_length=50, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    cutout = models.ImageField(upload_to="cutouts/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.title}"

@@ -1,0 +1,56 @@
+"""Home, project overview, the managers' statistics page and the dashboard."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from jdreview.access import project_for, projects_for, require_perm
+from jdreview.roles import PERM_DASHBOARDS, user_roles
+from labeling import stats
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    projects = projects_for(request.user).annotate(
+        n_items=Count("items", distinct=True),
+        n_open=Count("items", filter=Q(items__done_count=0), distinct=True),
+    )
+    return render(request, "home.html", {"projects": projects, "roles": user_roles(request.user)})
+
+
+@require_GET
+@login_required
+def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id)
+    counts = project.items.aggregate(
+        items=Count("id"), labeled=Count("id", filter=Q(done_count__gt=0)),
+        gold=Count("id", filter=Q(is_gold=True)),
+    )
+    return render(request, "project.html", {"project": project, "counts": counts})
+
+
+@require_GET
+@login_required
+def project_stats(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_DASHBOARDS)
+    return render(request, "stats.html", {
+        "project": project,
+        "agreement": stats.agreement(project),
+        "annotators": stats.annotator_stats(project),
+    })
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    require_perm(request.user, PERM_DASHBOARDS)
+    panels = [
+        {"project": p, "agreement": stats.agreement(p), "annotators": stats.annotator_stats(p)}
+        for p in projects_for(request.user)
+    ]
+    return render(request, "dashboard.html", {"panels": panels})

@@ -1,0 +1,151 @@
+"""Input and output serializers of the labeling API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rest_framework import serializers
+
+from jdreview.models import Project
+from labeling.models import Annotation, Assignment, Item
+
+
+class ProjectOut(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["id", "name", "slug", "description", "guidelines", "overlap", "gold_share",
+                  "assignment_ttl_s", "queue_order", "created_at"]
+
+
+class ProjectIn(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["name", "slug", "description", "guidelines", "overlap", "gold_share",
+                  "assignment_ttl_s", "queue_order"]
+
+    def validate_gold_share(self, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise serializers.ValidationError("gold_share must be between 0 and 1")
+        return value
+
+    def validate_overlap(self, value: int) -> int:
+        if not 1 <= value <= 20:
+            raise serializers.ValidationError("overlap must be between 1 and 20")
+        return value
+
+
+class ProductOut(serializers.Serializer):
+    sku = serializers.CharField()
+    title = serializers.CharField()
+    category = serializers.CharField()
+    cutout_url = serializers.SerializerMethodField()
+
+    def get_cutout_url(self, product: Any) -> str | None:
+        return product.cutout.url if product.cutout else None
+
+
+class ItemOut(serializers.ModelSerializer):
+    """An item as a person may see it: never the world's recipe or ground truth."""
+
+    image_url = serializers.SerializerMethodField()
+    product = ProductOut(allow_null=True)
+
+    class Meta:
+        model = Item
+        fields = ["id", "kind", "source", "external_id", "image_url", "width", "height",
+                  "payload", "product", "created_at"]
+
+    def get_image_url(self, item: Item) -> str | None:
+        return item.image.url if item.image else None
+
+
+class ItemManagerOut(ItemOut):
+    class Meta(ItemOut.Meta):
+        fields = [*ItemOut.Meta.fields, "is_gold", "done_count", "claims"]
+
+
+class JSONTextField(serializers.Field):
+    """A JSON object sent as text (multipart forms cannot nest)."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict):
+            return data
+        try:
+            value = json.loads(data) if data else {}
+        except (TypeError, json.JSONDecodeError):
+            raise serializers.ValidationError("must be a JSON object") from None
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ItemUploadIn(serializers.Serializer):
+    image = serializers.FileField()
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    product_sku = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    payload = JSONTextField(required=False)
+    gold_answer = JSONTextField(required=False)
+
+
+class ManifestImportIn(serializers.Serializer):
+    manifest = serializers.FileField(help_text="JSON lines, one item a line.")
+    files = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+class LabelStudioImportIn(serializers.Serializer):
+    tasks = serializers.FileField(help_text="Label Studio JSON task list.")
+    files = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+class TaskOut(serializers.Serializer):
+    assignment_id = serializers.IntegerField(source="pk")
+    expires_at = serializers.DateTimeField()
+    item = ItemOut()
+
+
+class MarkIn(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["point", "box"])
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    w = serializers.FloatField(required=False)
+    h = serializers.FloatField(required=False)
+    aspect = serializers.CharField(required=False)
+
+
+class SubmitIn(serializers.Serializer):
+    values = serializers.DictField(child=serializers.CharField())
+    marks = serializers.ListField(child=serializers.DictField(), required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    lead_time_ms = serializers.IntegerField(required=False, min_value=0)
+
+
+class AnnotationOut(serializers.ModelSerializer):
+    annotator = serializers.CharField(source="user.username")
+    assignment_id = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "item_id", "project_id", "annotator", "assignment_id", "values",
+                  "marks", "reason", "lead_time_ms", "is_gold", "gold_correct", "source",
+                  "undone", "created_at"]
+
+
+class AssignmentOut(serializers.ModelSerializer):
+    class Meta:
+        model = Assignment
+        fields = ["id", "item_id", "status", "expires_at"]
+
+
+class ImportOut(serializers.Serializer):
+    created = serializers.IntegerField()
+    annotations = serializers.IntegerField(required=False)
+    item_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.ListField(child=serializers.CharField(), required=False)

@@ -1,0 +1,245 @@
+"""The labeling queue: hand out the next item, take a submission, skip, undo, expire.
+
+Every state change of the queue goes through one function here; the HTML views, the REST
+API and the simulated reviewers all call them.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from jdreview.models import Project
+from labeling.models import Annotation, Assignment, Item
+from labeling.schemas import (
+    AnnotationError,
+    gold_matches,
+    validate_ad_image,
+    validate_reason,
+)
+
+_rng = random.Random()
+EXPIRE_BATCH = 200
+
+
+class QueueError(Exception):
+    """A queue action that cannot be done in the item's current state (→ HTTP 409)."""
+
+
+def _skip_locked() -> bool:
+    return connection.features.has_select_for_update_skip_locked
+
+
+def task_next(*, project: Project, user: AbstractBaseUser, now: datetime | None = None
+              ) -> Assignment | None:
+    """The item this person should label next in this project, or None when done.
+
+    An item already held by the person (not yet submitted, or re-opened by undo) comes
+    first, so asking twice gives the same item. Otherwise a gold item (with probability
+    ``project.gold_share``) or the next unlabeled item is claimed.
+    """
+    now = now or timezone.now()
+    assignments_expire(project=project, now=now)
+    current = (
+        Assignment.objects.select_related("item")
+        .filter(user=user, project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now)
+        .order_by("created_at", "id")
+        .first()
+    )
+    if current is not None:
+        return current
+    if project.gold_share > 0 and _rng.random() < project.gold_share:
+        gold = _claim(project=project, user=user, now=now, gold=True)
+        if gold is not None:
+            return gold
+    return _claim(project=project, user=user, now=now, gold=False)
+
+
+def task_upcoming(*, project: Project, user: AbstractBaseUser, current: Assignment
+                  ) -> Assignment | None:
+    """A second item held for this person, so the page can preload its image while they
+    work on ``current``. It is an ordinary hold: it expires like any other."""
+    now = timezone.now()
+    held = (
+        Assignment.objects.select_related("item")
+        .filter(user=user, project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now)
+        .exclude(pk=current.pk)
+        .order_by("created_at", "id")
+        .first()
+    )
+    return held or _claim(project=project, user=user, now=now, gold=False)
+
+
+def _claim(*, project: Project, user: AbstractBaseUser, now: datetime, gold: bool
+           ) -> Assignment | None:
+    seen = Assignment.objects.filter(item=OuterRef("pk"), user=user).exclude(
+        status=Assignment.Status.EXPIRED
+    )
+    expires_at = now + timedelta(seconds=project.assignment_ttl_s)
+    for _ in range(8):  # a lost race for one item moves on to the next
+        with transaction.atomic():
+            candidates = Item.objects.filter(project=project, is_gold=gold).exclude(Exists(seen))
+            if not gold:
+                candidates = candidates.filter(claims__lt=project.overlap)
+            candidates = candidates.order_by("priority", "id")
+            if _skip_locked():
+                # Rows another annotator is claiming right now are skipped, not waited for.
+                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+            item = candidates.only("id", "is_gold").first()
+            if item is None:
+                return None
+            if not gold:
+                # The conditional UPDATE is the claim: it cannot take a slot past the overlap,
+                # whatever the database's locking does.
+                took = Item.objects.filter(pk=item.pk, claims__lt=project.overlap).update(
+                    claims=F("claims") + 1
+                )
+                if not took:
+                    continue
+            assignment, created = Assignment.objects.get_or_create(
+                item_id=item.pk, user=user,
+                defaults={"project": project, "expires_at": expires_at},
+            )
+            if not created:  # this person's earlier hold on it had expired
+                assignment.status = Assignment.Status.ACTIVE
+                assignment.expires_at = expires_at
+                assignment.save(update_fields=["status", "expires_at", "updated_at"])
+            assignment.item = Item.objects.get(pk=item.pk)
+            return assignment
+    return None
+
+
+def assignments_expire(*, project: Project, now: datetime | None = None) -> int:
+    """Give abandoned items back to the queue. Returns how many holds expired."""
+    now = now or timezone.now()
+    stale = list(
+        Assignment.objects.filter(
+            project=project, status=Assignment.Status.ACTIVE, expires_at__lt=now
+        ).values_list("id", "item_id", "item__is_gold")[:EXPIRE_BATCH]
+    )
+    expired = 0
+    for assignment_id, item_id, is_gold in stale:
+        with transaction.atomic():
+            # Conditional on still being active: a submission racing with us wins.
+            if Assignment.objects.filter(
+                pk=assignment_id, status=Assignment.Status.ACTIVE, expires_at__lt=now
+            ).update(status=Assignment.Status.EXPIRED):
+                expired += 1
+                if not is_gold:
+                    Item.objects.filter(pk=item_id, claims__gt=0).update(claims=F("claims") - 1)
+    return expired
+
+
+def annotation_submit(
+    *,
+    assignment_id: int,
+    user: AbstractBaseUser,
+    values: Any,
+    marks: Any = None,
+    reason: Any = "",
+    lead_time_ms: int | None = None,
+    source: str = "ui",
+) -> tuple[Annotation, bool]:
+    """Store the person's annotation for an assignment. Returns (annotation, created).
+
+    Idempotent: submitting the same assignment again (a double click, a retried request)
+    returns the stored annotation and stores nothing new.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            assignment = (
+                Assignment.objects.select_for_update()
+                .select_related("item", "project")
+                .get(pk=assignment_id, user=user)
+            )
+        except Assignment.DoesNotExist:
+            raise QueueError("no such task for you; ask for the next item") from None
+        item, project = assignment.item, assignment.project
+        if assignment.status == Assignment.Status.SUBMITTED:
+            existing = assignment.annotations.filter(undone=False).first()
+            if existing is not None:
+                return existing, False
+        if assignment.status == Assignment.Status.SKIPPED:
+            raise QueueError("this item was skipped; it cannot be submitted")
+        if item.kind != Item.Kind.AD_IMAGE:
+            raise AnnotationError(f"{item.get_kind_display()} items are not labeled here yet")
+        clean_values, clean_marks = validate_ad_image(
+            values, marks, width=item.width, height=item.height
+        )
+        clean_reason = validate_reason(reason)
+        if assignment.status == Assignment.Status.EXPIRED and not item.is_gold:
+            # The hold lapsed; the work still counts if nobody else took the slot.
+            took = Item.objects.filter(pk=item.pk, claims__lt=project.overlap).update(
+                claims=F("claims") + 1
+            )
+            if not took:
+                raise QueueError("this item expired and went to someone else; take the next one")
+        if lead_time_ms is None:
+            lead_time_ms = int((now - assignment.updated_at).total_seconds() * 1000)
+        annotation = Annotation.objects.create(
+            item=item, project=project, user=user, assignment=assignment,
+            values=clean_values, marks=clean_marks, reason=clean_reason,
+            lead_time_ms=max(0, min(int(lead_time_ms), 2**31 - 1)),
+            is_gold=item.is_gold,
+            gold_correct=gold_matches(clean_values, item.gold_answer) if item.is_gold else None,
+            source=source,
+        )
+        assignment.status = Assignment.Status.SUBMITTED
+        assignment.save(update_fields=["status", "updated_at"])
+        Item.objects.filter(pk=item.pk).update(done_count=F("done_count") + 1)
+    return annotation, True
+
+
+def task_skip(*, assignment_id: int, user: AbstractBaseUser) -> None:
+    """Give an item back without labeling it; this person will not be offered it again."""
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update().select_related("item")
+            .filter(pk=assignment_id, user=user).first()
+        )
+        if assignment is None:
+            raise QueueError("no such task for you")
+        if assignment.status == Assignment.Status.SKIPPED:
+            return
+        if assignment.status == Assignment.Status.SUBMITTED:
+            raise QueueError("this item is already submitted; use undo instead")
+        held = assignment.status == Assignment.Status.ACTIVE
+        assignment.status = Assignment.Status.SKIPPED
+        assignment.save(update_fields=["status", "updated_at"])
+        if held and not assignment.item.is_gold:
+            Item.objects.filter(pk=assignment.item_id, claims__gt=0).update(claims=F("claims") - 1)
+
+
+def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Annotation | None:
+    """Take back this person's last submission in the project and put the item back in
+    front of them. The annotation row is kept, marked undone, for the record."""
+    now = timezone.now()
+    with transaction.atomic():
+        last = (
+            Annotation.objects.select_for_update()
+            .filter(project=project, user=user, undone=False, assignment__isnull=False)
+            .select_related("assignment")
+            .order_by("-id")
+            .first()
+        )
+        if last is None:
+            return None
+        last.undone = True
+        last.undone_at = now
+        last.save(update_fields=["undone", "undone_at"])
+        assignment = last.assignment
+        assert assignment is not None
+        assignment.status = Assignment.Status.ACTIVE
+        assignment.expires_at = now + timedelta(seconds=project.assignment_ttl_s)
+        assignment.save(update_fields=["status", "expires_at", "updated_at"])
+        Item.objects.filter(pk=last.item_id, done_count__gt=0).update(
+            done_count=F("done_count") - 1
+        )
+    return last

@@ -1,0 +1,117 @@
+"""HTML views of the labeling app: the keyboard-first image labeling page.
+
+One view renders the full page or, for an htmx request, just the task partial; every form
+also works as a plain POST without JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from jdreview.access import project_for
+from jdreview.models import Project
+from jdreview.roles import PERM_LABEL
+from labeling import services
+from labeling.models import Assignment
+from labeling.schemas import AD_IMAGE_FIELDS, AnnotationError
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _task_context(request: HttpRequest, project: Project, error: str = "",
+                  values: dict[str, str] | None = None) -> dict:
+    assignment = services.task_next(project=project, user=request.user)
+    upcoming = (
+        services.task_upcoming(project=project, user=request.user, current=assignment)
+        if assignment is not None else None
+    )
+    done = request.user.annotations.filter(project=project, undone=False).count()
+    return {
+        "project": project,
+        "assignment": assignment,
+        "item": assignment.item if assignment else None,
+        "upcoming": upcoming.item if upcoming else None,
+        "fields": AD_IMAGE_FIELDS,
+        "error": error,
+        "values": values or {},
+        "done": done,
+    }
+
+
+def _render_task(request: HtmxHttpRequest, project: Project, *, error: str = "",
+                 values: dict[str, str] | None = None, status: int = 200) -> HttpResponse:
+    context = _task_context(request, project, error, values)
+    if request.htmx:
+        # htmx swaps only 2xx responses; the error is in the partial itself.
+        return render(request, "labeling/_task.html", context)
+    return render(request, "labeling/label.html", context, status=status)
+
+
+@require_GET
+@login_required
+def label_page(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_LABEL)
+    return _render_task(request, project)
+
+
+@require_POST
+@login_required
+def label_submit(request: HtmxHttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_LABEL)
+    values = {f.name: request.POST.get(f.name, "") for f in AD_IMAGE_FIELDS}
+    try:
+        marks = json.loads(request.POST.get("marks") or "[]")
+    except json.JSONDecodeError:
+        marks = "invalid"
+    lead = request.POST.get("lead_time_ms", "")
+    try:
+        services.annotation_submit(
+            assignment_id=assignment_id, user=request.user, values=values, marks=marks,
+            reason=request.POST.get("reason", ""),
+            lead_time_ms=int(lead) if lead.isdigit() else None,
+        )
+    except (AnnotationError, services.QueueError) as exc:
+        return _render_task(request, project, error=str(exc), values=values, status=400)
+    if request.htmx:
+        return _render_task(request, project)
+    return redirect(reverse("labeling:label", args=[project.pk]))
+
+
+@require_POST
+@login_required
+def label_skip(request: HtmxHttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_LABEL)
+    try:
+        services.task_skip(assignment_id=assignment_id, user=request.user)
+    except services.QueueError as exc:
+        return _render_task(request, project, error=str(exc), status=409)
+    if request.htmx:
+        return _render_task(request, project)
+    return redirect(reverse("labeling:label", args=[project.pk]))
+
+
+@require_POST
+@login_required
+def label_undo(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_LABEL)
+    undone = services.annotation_undo(project=project, user=request.user)
+    if undone is None:
+        if request.htmx:
+            return _render_task(request, project, error="Nothing to undo.")
+        messages.info(request, "Nothing to undo.")
+    if request.htmx:
+        return _render_task(request, project, values=undone.values if undone else None)
+    return redirect(reverse("labeling:label", args=[project.pk]))
+
+
+__all__ = ["Assignment"]

@@ -1,0 +1,109 @@
+// Keyboard-first labeling. Every action has a key; the page works without this file too
+// (plain form posts), this only makes it fast.
+(function () {
+  "use strict";
+  let shownAt = performance.now();
+  let marks = [];
+
+  function form() { return document.getElementById("label-form"); }
+
+  function setChoice(key) {
+    const input = document.querySelector(`#label-form input[type=radio][data-key="${key}"]`);
+    if (!input) return false;
+    input.checked = true;
+    return true;
+  }
+
+  function allChosen() {
+    const f = form();
+    if (!f) return false;
+    return Array.from(f.querySelectorAll(".field")).every(
+      (el) => el.querySelector("input[type=radio]:checked"));
+  }
+
+  function submit() {
+    const f = form();
+    if (!f) return;
+    if (!allChosen()) {
+      const missing = Array.from(f.querySelectorAll(".field"))
+        .filter((el) => !el.querySelector("input:checked"))
+        .map((el) => el.querySelector(".name").textContent);
+      flash("Choose: " + missing.join(", "));
+      return;
+    }
+    document.getElementById("lead-time").value = Math.round(performance.now() - shownAt);
+    f.requestSubmit();
+  }
+
+  function flash(text) {
+    let el = document.querySelector("#task .hint");
+    if (!el) {
+      el = document.createElement("p");
+      el.className = "hint";
+      el.setAttribute("role", "status");
+      document.getElementById("task").prepend(el);
+    }
+    el.textContent = text;
+  }
+
+  function drawMarks() {
+    const stage = document.getElementById("stage");
+    const img = document.getElementById("ad-image");
+    if (!stage || !img) return;
+    stage.querySelectorAll(".mark").forEach((m) => m.remove());
+    const scale = img.clientWidth / img.naturalWidth;
+    for (const m of marks) {
+      const dot = document.createElement("span");
+      dot.className = "mark";
+      dot.style.left = `${m.x * scale}px`;
+      dot.style.top = `${m.y * scale}px`;
+      stage.appendChild(dot);
+    }
+    document.getElementById("marks").value = JSON.stringify(marks);
+  }
+
+  document.addEventListener("click", (ev) => {
+    const img = ev.target.closest && ev.target.closest("#ad-image");
+    if (!img) return;
+    const rect = img.getBoundingClientRect();
+    const scale = img.naturalWidth / rect.width;
+    marks.push({ type: "point", x: Math.round((ev.clientX - rect.left) * scale),
+                 y: Math.round((ev.clientY - rect.top) * scale) });
+    drawMarks();
+  });
+
+  document.addEventListener("keydown", (ev) => {
+    const t = ev.target;
+    if (t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT" && t.type === "text")) {
+      if (ev.key === "Escape") t.blur();
+      else if (ev.key === "Enter" && !ev.shiftKey && t.tagName === "TEXTAREA") {
+        ev.preventDefault(); submit();
+      }
+      return;
+    }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const key = ev.key.toLowerCase();
+    if (key === "enter") { ev.preventDefault(); submit(); return; }
+    if (key === " ") {
+      ev.preventDefault();
+      ["q", "w", "e", "r"].forEach(setChoice);
+      submit();
+      return;
+    }
+    if (key === "x") { document.getElementById("skip-form")?.requestSubmit(); return; }
+    if (key === "u") { document.getElementById("undo-form")?.requestSubmit(); return; }
+    if (key === "c") { marks = []; drawMarks(); return; }
+    if (key === "/") {
+      ev.preventDefault();
+      document.querySelector("#label-form textarea[name=reason]")?.focus();
+      return;
+    }
+    setChoice(key);
+  });
+
+  // A new task was swapped in: reset the clock and the marks.
+  document.body.addEventListener("htmx:afterSwap", () => {
+    shownAt = performance.now();
+    marks = [];
+  });
+})();

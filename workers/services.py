@@ -1,0 +1,128 @@
+"""Writes to job rows: create (and enqueue after commit), claim, finish, reap."""
+
+from __future__ import annotations
+
+import traceback
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from jdreview.models import Project
+from workers.models import Job
+from workers.registry import get_kind
+from workers.reporter import JobReporter
+
+
+def job_create(
+    *, kind: str, params: dict[str, Any], project: Project | None = None,
+    user: AbstractBaseUser | None = None,
+) -> Job:
+    """Create a queued job and enqueue it once the surrounding transaction commits."""
+    job_kind = get_kind(kind)
+    job = Job.objects.create(
+        kind=kind, params=params, project=project, queue=job_kind.queue,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    transaction.on_commit(lambda: _enqueue(job.pk, job_kind.queue))
+    return job
+
+
+def _enqueue(job_id: int, queue: str) -> None:
+    from workers.tasks import run_job
+
+    run_job.apply_async(args=[job_id], queue=queue)
+
+
+def job_claim(job_id: int) -> Job | None:
+    """Move a job to running, once. Returns None when there is nothing to run.
+
+    A queued job is claimed with a conditional UPDATE, so a message delivered twice runs
+    the job once. A job found "running" means its previous worker died mid-way and the
+    broker redelivered the message: it is retried while attempts remain, else failed.
+    """
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+    )
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        return None
+    if claimed:
+        return job
+    if job.status != Job.Status.RUNNING:
+        return None
+    if job.attempts >= get_kind(job.kind).max_attempts:
+        job_fail(job, "the worker running this job stopped; no attempts left")
+        return None
+    stale_before = now - timedelta(seconds=5)
+    retried = Job.objects.filter(
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True),
+        pk=job_id, status=Job.Status.RUNNING, attempts=job.attempts,
+    ).update(heartbeat_at=now, attempts=F("attempts") + 1, progress=0.0)
+    if not retried:
+        return None  # another worker is running it right now
+    job.refresh_from_db()
+    job.log_tail = (job.log_tail + "\n" if job.log_tail else "") + (
+        f"[{now:%H:%M:%S}] worker lost; retrying (attempt {job.attempts})"
+    )
+    Job.objects.filter(pk=job.pk).update(log_tail=job.log_tail)
+    return job
+
+
+def job_run(job_id: int) -> Job | None:
+    """Run a job in this process: claim it, call its kind's runner, record the outcome."""
+    job = job_claim(job_id)
+    if job is None:
+        return None
+    reporter = JobReporter(job)
+    kind = get_kind(job.kind)
+    try:
+        result = kind.runner(job, reporter) or {}
+    except Exception as exc:  # the job row is the place errors are reported
+        reporter.log(f"failed: {exc}")
+        reporter.flush()
+        job_fail(job, f"{type(exc).__name__}: {exc}", trace=traceback.format_exc())
+        return job
+    reporter.flush()
+    job_succeed(job, result)
+    return job
+
+
+def job_succeed(job: Job, metrics: dict[str, Any]) -> None:
+    job.metrics = {**job.metrics, **metrics}
+    job.status = Job.Status.SUCCEEDED
+    job.progress = 1.0
+    job.finished_at = timezone.now()
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        status=job.status, progress=1.0, metrics=job.metrics, finished_at=job.finished_at,
+        artifacts=job.artifacts,
+    )
+
+
+def job_fail(job: Job, error: str, *, trace: str = "") -> None:
+    job.status = Job.Status.FAILED
+    job.error = error + (f"\n\n{trace}" if trace else "")
+    job.finished_at = timezone.now()
+    Job.objects.filter(pk=job.pk).exclude(status=Job.Status.SUCCEEDED).update(
+        status=job.status, error=job.error, finished_at=job.finished_at
+    )
+
+
+def jobs_reap_stale(*, now: Any = None) -> int:
+    """Fail running jobs whose worker stopped reporting. Returns how many were failed."""
+    now = now or timezone.now()
+    limit = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S)
+    stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=limit)
+    return stale.update(
+        status=Job.Status.FAILED,
+        finished_at=now,
+        error=(
+            f"no heartbeat for {settings.JOB_HEARTBEAT_TIMEOUT_S} s: the worker running this "
+            "job stopped (killed, out of memory, or the machine went away)"
+        ),
+    )
