@@ -48,8 +48,11 @@ def check_image(data: bytes, *, name: str = "upload", max_bytes: int, max_pixels
             image = Image.open(io.BytesIO(data))
             fmt = image.format or ""
             width, height = image.size
-    except (UnidentifiedImageError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise UploadError(
+            f"{name}: the image has too many pixels (the limit is {max_pixels:,} pixels)"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise UploadError(
             f"{name}: not a readable image; upload a PNG, JPEG or WebP image"
         ) from None

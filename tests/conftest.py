@@ -21,8 +21,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+def _test_settings(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+    # The default hasher is slow on purpose; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session")

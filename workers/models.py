@@ -30,6 +30,7 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     queue = models.CharField(max_length=20, default="cpu")
     attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid running it")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -7,6 +7,8 @@ from typing import Any
 LIMITS: dict[str, dict[str, tuple[int, int]]] = {
     "seed_world": {"images": (1, 20_000), "seed": (0, 2**31 - 1)},
     "simulate_labels": {"reviewers": (1, 50), "labels": (1, 50_000), "seed": (0, 2**31 - 1)},
+    "worker_check": {"seconds": (1, 600)},
+    "worker_check_gpu": {"seconds": (1, 600)},
 }
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {"export": {"format": ("jsonl", "hf")}}
 

@@ -58,3 +58,4 @@ def load_all() -> None:
     # Importing the apps' job modules registers their kinds; the imports are cheap
     # (runners import torch and friends lazily, inside the function).
     import labeling.jobs  # noqa: F401
+    import workers.jobs  # noqa: F401

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from jdreview.models import Project
@@ -38,39 +40,55 @@ def _enqueue(job_id: int, queue: str) -> None:
     run_job.apply_async(args=[job_id], queue=queue)
 
 
+def _this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _worker_is_gone(job: Job, now: datetime) -> bool:
+    """Is the process that last ran this job certainly dead?"""
+    host, _, pid = job.worker.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    limit = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S)
+    return job.heartbeat_at is None or job.heartbeat_at < limit
+
+
 def job_claim(job_id: int) -> Job | None:
     """Move a job to running, once. Returns None when there is nothing to run.
 
     A queued job is claimed with a conditional UPDATE, so a message delivered twice runs
-    the job once. A job found "running" means its previous worker died mid-way and the
-    broker redelivered the message: it is retried while attempts remain, else failed.
+    the job once. A job found "running" whose worker is gone was redelivered by the broker
+    after the worker died mid-way: it is retried while attempts remain, else failed.
     """
     now = timezone.now()
+    me = _this_worker()
     claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now,
+        attempts=F("attempts") + 1, worker=me,
     )
     job = Job.objects.filter(pk=job_id).first()
-    if job is None:
-        return None
-    if claimed:
+    if job is None or claimed:
         return job
-    if job.status != Job.Status.RUNNING:
-        return None
+    if job.status != Job.Status.RUNNING or not _worker_is_gone(job, now):
+        return None  # finished, or still running in a live worker
     if job.attempts >= get_kind(job.kind).max_attempts:
-        job_fail(job, "the worker running this job stopped; no attempts left")
+        job_fail(job, f"the worker running this job ({job.worker}) died; no attempts left")
         return None
-    stale_before = now - timedelta(seconds=5)
-    retried = Job.objects.filter(
-        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True),
-        pk=job_id, status=Job.Status.RUNNING, attempts=job.attempts,
-    ).update(heartbeat_at=now, attempts=F("attempts") + 1, progress=0.0)
-    if not retried:
-        return None  # another worker is running it right now
-    job.refresh_from_db()
-    job.log_tail = (job.log_tail + "\n" if job.log_tail else "") + (
-        f"[{now:%H:%M:%S}] worker lost; retrying (attempt {job.attempts})"
+    log = (job.log_tail + "\n" if job.log_tail else "") + (
+        f"[{now:%H:%M:%S}] worker {job.worker} died; retrying (attempt {job.attempts + 1})"
     )
-    Job.objects.filter(pk=job.pk).update(log_tail=job.log_tail)
+    retried = Job.objects.filter(
+        pk=job_id, status=Job.Status.RUNNING, attempts=job.attempts, worker=job.worker
+    ).update(heartbeat_at=now, attempts=F("attempts") + 1, progress=0.0, worker=me, log_tail=log)
+    if not retried:
+        return None  # another worker took the retry
+    job.refresh_from_db()
     return job
 
 
