@@ -16,7 +16,7 @@ from labeling import services
 from labeling.models import Annotation, Item
 from tests.factories import BAD_SHAPE, GOOD, ProjectFactory, add_member, png_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backend]
 
 
 def manifest_upload(api, user, project, lines, files):  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from tests.worker import celery_worker, wait_for
 from workers import services
 from workers.models import Job
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.backend]
 
 
 def job_state(job_id: int) -> Job:

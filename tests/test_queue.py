@@ -12,7 +12,7 @@ from labeling.models import Annotation, Assignment, Item
 from labeling.schemas import AnnotationError
 from tests.factories import BAD_SHAPE, GOOD, ItemFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backend]
 
 
 def label(project, user, values=GOOD):  # type: ignore[no-untyped-def]

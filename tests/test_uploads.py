@@ -16,7 +16,7 @@ from PIL import Image
 from labeling.models import Item
 from tests.factories import png_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backend]
 
 
 def huge_png_header(width: int, height: int) -> bytes:

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# jdreview developer entry point.
+#   ./dev.sh up     set everything up and run the app on the embedded default (SQLite, no
+#                   servers needed) with demo data: web server + a real Celery worker
+#   ./dev.sh test   run the whole test suite (PostgreSQL + Redis, then the backend-sensitive
+#                   tests again on the embedded default)
+#   ./dev.sh setup  only create/refresh the virtual environment and assets
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+setup() {
+  if [ ! -x "$PY" ]; then
+    say "Creating the virtual environment in .venv"
+    python3 -m venv "$VENV"
+    "$PY" -m pip install --progress-bar on --upgrade pip
+  fi
+  local stamp="$VENV/.requirements.sha256" want
+  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    # torch first, pinned: anything that depends on torch would otherwise pull a CUDA build.
+    say "Installing torch (CPU build, pinned)"
+    "$PY" -m pip install --progress-bar on "$(grep -E '^torch==' requirements.txt)"
+    say "Installing the Python dependencies"
+    "$PY" -m pip install --progress-bar on -r requirements.txt
+    echo "$want" >"$stamp"
+  fi
+  if [ ! -d node_modules/@lobehub/fluent-emoji-3d/assets ]; then
+    say "Installing the product cut-outs (Fluent Emoji 3D, MIT) from npm"
+    npm ci --no-audit --no-fund
+  fi
+}
+
+ensure_chromium() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "Installing Debian's chromium for the browser tests"
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "chromium is missing; install it with: sudo apt-get install chromium" >&2
+    fi
+  fi
+}
+
+ensure_services() {
+  # PostgreSQL and Redis for the production-stack half of the suite; started when down.
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    say "Starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+  fi
+  if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    say "Starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  fi
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  echo "PostgreSQL or Redis did not come up" >&2
+  return 1
+}
+
+run_pytest() {
+  # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+  local rc=0
+  "$PY" -m pytest "$@" || rc=$?
+  if [ "$rc" = 5 ]; then echo "pytest collected no tests" >&2; return 1; fi
+  return "$rc"
+}
+
+cmd_test() {
+  setup
+  ensure_chromium
+  ensure_services
+  export JDREVIEW_VAR_DIR="$ROOT/var/test"
+  mkdir -p "$JDREVIEW_VAR_DIR"
+  say "Test suite on PostgreSQL + Redis"
+  DATABASE_URL="${TEST_DATABASE_URL:-postgres://root@127.0.0.1:5432/jdreview}" \
+  REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
+    run_pytest "$@"
+  say "Backend-sensitive tests on the embedded default (SQLite, SQLAlchemy broker)"
+  env -u DATABASE_URL -u REDIS_URL run_pytest -m backend "$@"
+}
+
+cmd_up() {
+  setup
+  export JDREVIEW_VAR_DIR="${JDREVIEW_VAR_DIR:-$ROOT/var}"
+  say "Migrating the database"
+  "$PY" manage.py migrate --no-input -v0
+  say "Seeding the demo world (first run takes a few minutes)"
+  "$PY" manage.py seed_demo
+  local port="${PORT:-8000}"
+  say "Starting a Celery worker (queues cpu and gpu)"
+  "$VENV/bin/celery" -A jdreview worker -Q cpu,gpu -c 2 -l WARNING \
+    --without-gossip --without-mingle >"$JDREVIEW_VAR_DIR/worker.log" 2>&1 &
+  local worker=$!
+  trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
+  say "jdreview is at http://127.0.0.1:$port/  (API docs at /api/docs/, admin at /admin/)"
+  "$VENV/bin/gunicorn" jdreview.wsgi -b "127.0.0.1:$port" -w 2 --threads 4 \
+    --access-logfile - --log-level warning
+}
+
+case "${1:-}" in
+  up) shift; cmd_up "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  setup) setup ;;
+  *) echo "usage: ./dev.sh up | test [pytest args] | setup" >&2; exit 2 ;;
+esac
