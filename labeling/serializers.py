@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jdreview.models import Project
@@ -65,6 +67,7 @@ class ItemManagerOut(ItemOut):
         fields = [*ItemOut.Meta.fields, "is_gold", "done_count", "claims"]
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class JSONTextField(serializers.Field):
     """A JSON object sent as text (multipart forms cannot nest)."""
 

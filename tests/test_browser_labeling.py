@@ -1,0 +1,89 @@
+"""An annotator logs in and labels five images with the keyboard only, in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from labeling.models import Annotation
+from tests.factories import ItemFactory
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
+
+# Keys per image and the values they must store. Space = everything ok + usable + submit.
+PLAN = [
+    (["Space"], {"shape": "ok", "placement": "ok", "color": "ok", "usable": "yes"}),
+    (["q", "s", "e", "f", "Enter"], {"shape": "ok", "placement": "defect", "color": "ok",
+                                     "usable": "no"}),
+    (["a", "w", "d", "f", "Enter"], {"shape": "defect", "placement": "ok", "color": "defect",
+                                     "usable": "no"}),
+    (["Space"], {"shape": "ok", "placement": "ok", "color": "ok", "usable": "yes"}),
+    (["a", "s", "d", "f", "Enter"], {"shape": "defect", "placement": "defect",
+                                     "color": "defect", "usable": "no"}),
+]
+
+
+@pytest.fixture
+def browser_page():  # type: ignore[no-untyped-def]
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed (./dev.sh test installs Debian's chromium)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
+    # test itself are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        page = browser.new_page()
+        yield page
+        browser.close()
+
+
+def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, project,
+                                                    annotator):
+    ItemFactory.create_batch(6, project=project)
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/?next=/p/{project.pk}/label/")
+    page.keyboard.type(annotator.username)
+    page.keyboard.press("Tab")
+    page.keyboard.type("pw-for-tests")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#ad-image")
+    assert page.locator("kbd", has_text="Space").count() >= 1  # keys are shown on the page
+    shown = []
+    for number, (keys, _) in enumerate(PLAN, start=1):
+        page.wait_for_function("document.querySelector('#ad-image').complete")
+        shown.append(page.get_attribute("#label-form", "data-item"))
+        for key in keys:
+            page.keyboard.press(key)
+        page.wait_for_function(
+            f"document.getElementById('done-count').textContent.trim() === '{number}'"
+        )
+    # The last label was wrong: undo brings the image back, and it is labeled again.
+    page.keyboard.press("u")
+    page.wait_for_function("document.getElementById('done-count').textContent.trim() === '4'")
+    assert page.get_attribute("#label-form", "data-item") == shown[-1]
+    for key in ["q", "w", "e", "r", "Enter"]:
+        page.keyboard.press(key)
+    page.wait_for_function("document.getElementById('done-count').textContent.trim() === '5'")
+
+    live = Annotation.objects.filter(user=annotator, undone=False).order_by("id")
+    stored = {str(a.item_id): a.values for a in live}
+    expected = [values for _, values in PLAN]
+    expected[-1] = {"shape": "ok", "placement": "ok", "color": "ok", "usable": "yes"}
+    assert [stored[item] for item in shown] == expected
+    assert len(shown) == len(set(shown)) == 5
+    assert Annotation.objects.filter(user=annotator, undone=True).count() == 1
+    assert all(a.lead_time_ms is not None for a in live)
