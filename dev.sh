@@ -98,7 +98,8 @@ cmd_up() {
   "$PY" manage.py seed_demo
   local port="${PORT:-8000}"
   say "Starting a Celery worker (queues cpu and gpu)"
-  "$VENV/bin/celery" -A jdreview worker -Q cpu,gpu -c 2 -l WARNING \
+  "$VENV/bin/celery" -A jdreview worker -B -s "$JDREVIEW_VAR_DIR/celerybeat-schedule" \
+    -Q cpu,gpu -c 2 -l WARNING \
     --without-gossip --without-mingle >"$JDREVIEW_VAR_DIR/worker.log" 2>&1 &
   local worker=$!
   trap 'kill $worker 2>/dev/null || true' EXIT INT TERM

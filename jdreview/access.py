@@ -32,8 +32,9 @@ def require_perm(user: AbstractBaseUser | AnonymousUser, perm: str) -> None:
         raise PermissionDenied(PERM_MESSAGES.get(perm, "not allowed"))
 
 
-def project_for(user: AbstractBaseUser | AnonymousUser, project_id: int | str,
-                perm: str | None = None) -> Project:
+def project_for(
+    user: AbstractBaseUser | AnonymousUser, project_id: int | str, perm: str | None = None
+) -> Project:
     """The project, if this person is a member (and their role has ``perm``).
 
     A project the person is not a member of answers 404, not 403: outsiders do not learn

@@ -13,3 +13,10 @@ app = Celery("jdreview")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("cpu"), Queue("gpu"))
 app.autodiscover_tasks()
+app.conf.beat_schedule = {
+    "reap-stale-jobs": {"task": "workers.tasks.reap_stale_jobs", "schedule": 60.0},
+    "retrain-when-labels-arrive": {
+        "task": "rewards.tasks.retrain_due_projects",
+        "schedule": 60.0,
+    },
+}

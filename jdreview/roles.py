@@ -22,7 +22,13 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.ANNOTATOR: ["label_items"],
     Role.OPS: ["label_items", "audit_launches"],
     Role.MANAGER: ["view_dashboards", "manage_models", "manage_data"],
-    Role.ADMIN: ["label_items", "audit_launches", "view_dashboards", "manage_models", "manage_data"],
+    Role.ADMIN: [
+        "label_items",
+        "audit_launches",
+        "view_dashboards",
+        "manage_models",
+        "manage_data",
+    ],
 }
 
 PERM_LABEL = "jdreview.label_items"

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("labeling.urls")),
     path("", include("workers.urls")),
+    path("", include("rewards.urls")),
     path("api/", include("labeling.api_urls")),
     path("api/", include("workers.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -28,7 +28,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id)
     counts = project.items.aggregate(
-        items=Count("id"), labeled=Count("id", filter=Q(done_count__gt=0)),
+        items=Count("id"),
+        labeled=Count("id", filter=Q(done_count__gt=0)),
         gold=Count("id", filter=Q(is_gold=True)),
     )
     return render(request, "project.html", {"project": project, "counts": counts})
@@ -38,19 +39,32 @@ def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def project_stats(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_DASHBOARDS)
-    return render(request, "stats.html", {
-        "project": project,
-        "agreement": stats.agreement(project),
-        "annotators": stats.annotator_stats(project),
-    })
+    return render(
+        request,
+        "stats.html",
+        {
+            "project": project,
+            "agreement": stats.agreement(project),
+            "annotators": stats.annotator_stats(project),
+        },
+    )
 
 
 @require_GET
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     require_perm(request.user, PERM_DASHBOARDS)
+    from rewards import selectors as reward_selectors
+
     panels = [
-        {"project": p, "agreement": stats.agreement(p), "annotators": stats.annotator_stats(p)}
+        {
+            "project": p,
+            "agreement": stats.agreement(p),
+            "annotators": stats.annotator_stats(p),
+            "gate": reward_selectors.gate_metrics(p),
+            "gate_by_day": reward_selectors.gate_metrics_by_day(p, limit=14),
+            "versions": reward_selectors.versions_by_aspect(p),
+        }
         for p in projects_for(request.user)
     ]
     return render(request, "dashboard.html", {"panels": panels})

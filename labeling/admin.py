@@ -5,8 +5,17 @@ from labeling.models import Annotation, Assignment, Item
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "kind", "source", "product", "is_gold", "claims",
-                    "done_count", "created_at"]
+    list_display = [
+        "id",
+        "project",
+        "kind",
+        "source",
+        "product",
+        "is_gold",
+        "claims",
+        "done_count",
+        "created_at",
+    ]
     list_filter = ["project", "kind", "source", "is_gold"]
     search_fields = ["external_id", "product__sku", "image_sha256"]
     raw_id_fields = ["product"]
@@ -23,8 +32,18 @@ class AssignmentAdmin(admin.ModelAdmin):
 
 @admin.register(Annotation)
 class AnnotationAdmin(admin.ModelAdmin):
-    list_display = ["id", "item", "user", "project", "values", "is_gold", "gold_correct",
-                    "source", "undone", "created_at"]
+    list_display = [
+        "id",
+        "item",
+        "user",
+        "project",
+        "values",
+        "is_gold",
+        "gold_correct",
+        "source",
+        "undone",
+        "created_at",
+    ]
     list_filter = ["project", "source", "is_gold", "gold_correct", "undone"]
     search_fields = ["user__username", "reason"]
     raw_id_fields = ["item", "assignment"]

@@ -86,7 +86,7 @@ class ItemListView(APIView):
         items = Item.objects.filter(project=project).select_related("product").order_by("id")
         limit = min(int(request.query_params.get("limit", 100) or 100), 1000)
         offset = max(int(request.query_params.get("offset", 0) or 0), 0)
-        return Response(ItemManagerOut(items[offset:offset + limit], many=True).data)
+        return Response(ItemManagerOut(items[offset : offset + limit], many=True).data)
 
     @extend_schema(request=ItemUploadIn, responses={201: ItemManagerOut, **ERRORS})
     def post(self, request: Request, project_id: int) -> Response:
@@ -101,8 +101,11 @@ class ItemListView(APIView):
             raise serializers.ValidationError({"gold_answer": str(exc)}) from None
         new = NewItem(
             image=check_upload(upload.read(), upload.name),
-            external_id=v.get("external_id", ""), payload=v.get("payload", {}),
-            product_sku=v.get("product_sku", ""), is_gold=bool(gold), gold_answer=gold,
+            external_id=v.get("external_id", ""),
+            payload=v.get("payload", {}),
+            product_sku=v.get("product_sku", ""),
+            is_gold=bool(gold),
+            gold_answer=gold,
             filename=upload.name,
         )
         (item,) = items_create(project=project, new_items=[new])
@@ -164,16 +167,22 @@ class NextTaskView(APIView):
 
 
 class SubmitView(APIView):
-    @extend_schema(request=SubmitIn, responses={201: AnnotationOut, 200: AnnotationOut,
-                                                 409: ErrorOut, **ERRORS})
+    @extend_schema(
+        request=SubmitIn,
+        responses={201: AnnotationOut, 200: AnnotationOut, 409: ErrorOut, **ERRORS},
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         require_perm(request.user, PERM_LABEL)
         data = SubmitIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         annotation, created = services.annotation_submit(
-            assignment_id=assignment_id, user=request.user, values=v["values"],
-            marks=v.get("marks"), reason=v.get("reason", ""), lead_time_ms=v.get("lead_time_ms"),
+            assignment_id=assignment_id,
+            user=request.user,
+            values=v["values"],
+            marks=v.get("marks"),
+            reason=v.get("reason", ""),
+            lead_time_ms=v.get("lead_time_ms"),
             source="api",
         )
         return Response(AnnotationOut(annotation).data, status=201 if created else 200)
@@ -202,11 +211,16 @@ class AnnotationListView(ListAPIView):
 
     serializer_class = AnnotationOut
 
-    @extend_schema(parameters=[
-        OpenApiParameter("project", int), OpenApiParameter("item", int),
-        OpenApiParameter("annotator", str), OpenApiParameter("since", OpenApiTypes.DATETIME),
-        OpenApiParameter("gold", bool), OpenApiParameter("source", str),
-    ])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", int),
+            OpenApiParameter("item", int),
+            OpenApiParameter("annotator", str),
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("gold", bool),
+            OpenApiParameter("source", str),
+        ]
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -240,16 +254,13 @@ class AnnotationListView(ListAPIView):
 class ExportView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(exports.FORMATS))],
-        responses={200: OpenApiResponse(description="JSON lines, or Label Studio JSON"),
-                   **ERRORS},
+        responses={200: OpenApiResponse(description="JSON lines, or Label Studio JSON"), **ERRORS},
     )
     def get(self, request: Request, project_id: int) -> Any:
         project = project_for(request.user, project_id, PERM_DATA)
         fmt = request.query_params.get("format", "jsonl")
         if fmt not in exports.FORMATS:
-            raise serializers.ValidationError(
-                {"format": f"one of {', '.join(exports.FORMATS)}"}
-            )
+            raise serializers.ValidationError({"format": f"one of {', '.join(exports.FORMATS)}"})
         if fmt == "labelstudio":
             response = Response(exports.export_labelstudio(project))
             response["Content-Disposition"] = f'attachment; filename="{project.slug}-ls.json"'

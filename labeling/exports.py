@@ -79,25 +79,36 @@ def export_labelstudio(project: Project, *, media_url: str = "/media/") -> list[
             "annotations": [],
         }
     for a in _annotations(project).iterator(chunk_size=2000):
-        tasks[a.item_id]["annotations"].append({
-            "id": a.pk,
-            "completed_by": {"username": a.user.get_username()},
-            "created_at": a.created_at.isoformat(),
-            "lead_time": (a.lead_time_ms or 0) / 1000,
-            "result": [
-                {"from_name": f.name, "to_name": "image", "type": "choices",
-                 "value": {"choices": [a.values[f.name]]}}
-                for f in AD_IMAGE_FIELDS if f.name in a.values
-            ],
-        })
+        tasks[a.item_id]["annotations"].append(
+            {
+                "id": a.pk,
+                "completed_by": {"username": a.user.get_username()},
+                "created_at": a.created_at.isoformat(),
+                "lead_time": (a.lead_time_ms or 0) / 1000,
+                "result": [
+                    {
+                        "from_name": f.name,
+                        "to_name": "image",
+                        "type": "choices",
+                        "value": {"choices": [a.values[f.name]]},
+                    }
+                    for f in AD_IMAGE_FIELDS
+                    if f.name in a.values
+                ],
+            }
+        )
     return list(tasks.values())
 
 
-LABEL_STUDIO_CONFIG = """<View>
+LABEL_STUDIO_CONFIG = (
+    """<View>
   <Image name="image" value="$image"/>
-""" + "".join(
-    f'  <Choices name="{f.name}" toName="image" choice="single" showInLine="true">\n'
-    + "".join(f'    <Choice value="{c}"/>\n' for c in f.choices)
-    + "  </Choices>\n"
-    for f in AD_IMAGE_FIELDS
-) + "</View>\n"
+"""
+    + "".join(
+        f'  <Choices name="{f.name}" toName="image" choice="single" showInLine="true">\n'
+        + "".join(f'    <Choice value="{c}"/>\n' for c in f.choices)
+        + "  </Choices>\n"
+        for f in AD_IMAGE_FIELDS
+    )
+    + "</View>\n"
+)

@@ -59,8 +59,12 @@ def check_gold_answer(answer: Any, where: str) -> dict[str, str]:
         return {}
     if not isinstance(answer, dict):
         raise ValueError(f"{where}: gold_answer must be an object")
-    allowed = {"shape": ("ok", "defect"), "placement": ("ok", "defect"),
-               "color": ("ok", "defect"), "usable": ("yes", "no")}
+    allowed = {
+        "shape": ("ok", "defect"),
+        "placement": ("ok", "defect"),
+        "color": ("ok", "defect"),
+        "usable": ("yes", "no"),
+    }
     for k, v in answer.items():
         if k not in allowed or v not in allowed[k]:
             raise ValueError(f"{where}: gold_answer {k}={v!r} is not a valid answer")
@@ -95,10 +99,18 @@ def items_create(*, project: Project, new_items: list[NewItem]) -> list[Item]:
                 )
                 written.append(name)
                 item = Item(
-                    project=project, kind=Item.Kind.AD_IMAGE, source=n.source,
-                    external_id=n.external_id, product=products.get(n.product_sku),
-                    image_sha256=n.image.sha256, width=n.image.width, height=n.image.height,
-                    payload=n.payload, recipe=n.recipe, truth=n.truth, is_gold=n.is_gold,
+                    project=project,
+                    kind=Item.Kind.AD_IMAGE,
+                    source=n.source,
+                    external_id=n.external_id,
+                    product=products.get(n.product_sku),
+                    image_sha256=n.image.sha256,
+                    width=n.image.width,
+                    height=n.image.height,
+                    payload=n.payload,
+                    recipe=n.recipe,
+                    truth=n.truth,
+                    is_gold=n.is_gold,
                     gold_answer=n.gold_answer,
                 )
                 item.image.name = name

@@ -19,7 +19,9 @@ def run_seed_world(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-
     seed = int(job.params.get("seed", 7))
     reporter.log(f"composing {images} images, seed {seed}")
     created = world_seed(
-        project=job.project, images=images, seed=seed,
+        project=job.project,
+        images=images,
+        seed=seed,
         progress=lambda f, msg: reporter.progress(f * 0.99, log=msg),
     )
     return {"created": created}
@@ -28,8 +30,10 @@ def run_seed_world(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-
 @register("simulate_labels", queue="cpu", title="Simulated reviewers label the queue")
 def run_simulate_labels(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     stored = simulate_labels(
-        project=job.project, reviewers=int(job.params.get("reviewers", 5)),
-        labels=int(job.params.get("labels", 500)), seed=int(job.params.get("seed", 7)),
+        project=job.project,
+        reviewers=int(job.params.get("reviewers", 5)),
+        labels=int(job.params.get("labels", 500)),
+        seed=int(job.params.get("seed", 7)),
         progress=lambda f, msg: reporter.progress(f, log=msg),
     )
     return {"labels": stored}

@@ -22,7 +22,7 @@ MAX_TASKS = 10_000
 def _image_bytes(ref: str, files: Mapping[str, bytes], where: str) -> tuple[bytes, str]:
     if ref.startswith("data:"):
         try:
-            header, b64 = ref.split(",", 1)
+            _, b64 = ref.split(",", 1)
             return base64.b64decode(b64, validate=True), "inline"
         except (ValueError, binascii.Error):
             raise ValueError(f"{where}: data.image is not a valid base64 data URI") from None
@@ -84,11 +84,15 @@ def labelstudio_import(
                 except AnnotationError as exc:
                     raise ValueError(f"{where}, annotation {j}: {exc}") from None
                 task_labels.append(clean)
-            new_items.append(NewItem(
-                image=image, external_id=str(task["data"].get("external_id") or "")[:200],
-                product_sku=str(task["data"].get("product_sku") or ""),
-                source=Item.Source.IMPORT, filename=name,
-            ))
+            new_items.append(
+                NewItem(
+                    image=image,
+                    external_id=str(task["data"].get("external_id") or "")[:200],
+                    product_sku=str(task["data"].get("product_sku") or ""),
+                    source=Item.Source.IMPORT,
+                    filename=name,
+                )
+            )
             labels.append(task_labels)
         except (UploadError, ValueError) as exc:
             errors.append(str(exc))
@@ -97,9 +101,11 @@ def labelstudio_import(
     with transaction.atomic():
         items = items_create(project=project, new_items=new_items)
         annotations = [
-            Annotation(item=item, project=project, user=user, values=values,
-                       source="import:labelstudio")
-            for item, item_labels in zip(items, labels, strict=True) for values in item_labels
+            Annotation(
+                item=item, project=project, user=user, values=values, source="import:labelstudio"
+            )
+            for item, item_labels in zip(items, labels, strict=True)
+            for values in item_labels
         ]
         Annotation.objects.bulk_create(annotations)
         for item, item_labels in zip(items, labels, strict=True):

@@ -50,6 +50,9 @@ class Item(models.Model):
     # with a conditional UPDATE (claims < overlap), which is what keeps an item from going
     # to more annotators than the project's overlap.
     claims = models.PositiveIntegerField(default=0)
+    # False once the launch gate has launched or rejected the item without a human: it
+    # then leaves the annotators' queue (ops see a sample of those in the audit queue).
+    queued = models.BooleanField(default=True)
     done_count = models.PositiveIntegerField(default=0)
     # Queue order, ascending: random by default; the reward models may lower it for
     # uncertain items (active learning).
@@ -59,7 +62,9 @@ class Item(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["project", "is_gold", "claims", "priority"], name="queue_idx"),
+            models.Index(
+                fields=["project", "queued", "is_gold", "claims", "priority"], name="queue_idx"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -36,17 +36,16 @@ AD_IMAGE_FIELDS: tuple[Field, ...] = (
 )
 
 
-def validate_ad_image(values: Any, marks: Any, *, width: int | None, height: int | None
-                      ) -> tuple[dict[str, str], list[dict[str, Any]]]:
+def validate_ad_image(
+    values: Any, marks: Any, *, width: int | None, height: int | None
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
     if not isinstance(values, dict):
         raise AnnotationError("values must be an object like {'shape': 'ok', ...}")
     clean: dict[str, str] = {}
     for f in AD_IMAGE_FIELDS:
         v = values.get(f.name)
         if v not in f.choices:
-            raise AnnotationError(
-                f"'{f.name}' must be one of {', '.join(f.choices)} (got {v!r})"
-            )
+            raise AnnotationError(f"'{f.name}' must be one of {', '.join(f.choices)} (got {v!r})")
         clean[f.name] = v
     unknown = set(values) - {f.name for f in AD_IMAGE_FIELDS}
     if unknown:
@@ -69,8 +68,11 @@ def validate_marks(marks: Any, *, width: int | None, height: int | None) -> list
             bw = float(m.get("w", 0)) if m["type"] == "box" else 0.0
             bh = float(m.get("h", 0)) if m["type"] == "box" else 0.0
         except (KeyError, TypeError, ValueError):
-            raise AnnotationError(f"mark {i}: x and y (and w, h for a box) must be numbers") from None
-        if not (0 <= x <= w and 0 <= y <= h and bw >= 0 and bh >= 0 and x + bw <= w and y + bh <= h):
+            raise AnnotationError(
+                f"mark {i}: x and y (and w, h for a box) must be numbers"
+            ) from None
+        inside = 0 <= x <= w and 0 <= y <= h and bw >= 0 and bh >= 0
+        if not (inside and x + bw <= w and y + bh <= h):
             raise AnnotationError(f"mark {i}: outside the image ({w}×{h} pixels)")
         aspect = m.get("aspect")
         if aspect is not None and aspect not in AD_ASPECTS:

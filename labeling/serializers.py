@@ -16,15 +16,33 @@ from labeling.models import Annotation, Assignment, Item
 class ProjectOut(serializers.ModelSerializer):
     class Meta:
         model = Project
-        fields = ["id", "name", "slug", "description", "guidelines", "overlap", "gold_share",
-                  "assignment_ttl_s", "queue_order", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "guidelines",
+            "overlap",
+            "gold_share",
+            "assignment_ttl_s",
+            "queue_order",
+            "created_at",
+        ]
 
 
 class ProjectIn(serializers.ModelSerializer):
     class Meta:
         model = Project
-        fields = ["name", "slug", "description", "guidelines", "overlap", "gold_share",
-                  "assignment_ttl_s", "queue_order"]
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "guidelines",
+            "overlap",
+            "gold_share",
+            "assignment_ttl_s",
+            "queue_order",
+        ]
 
     def validate_gold_share(self, value: float) -> float:
         if not 0 <= value <= 1:
@@ -55,8 +73,18 @@ class ItemOut(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        fields = ["id", "kind", "source", "external_id", "image_url", "width", "height",
-                  "payload", "product", "created_at"]
+        fields = [
+            "id",
+            "kind",
+            "source",
+            "external_id",
+            "image_url",
+            "width",
+            "height",
+            "payload",
+            "product",
+            "created_at",
+        ]
 
     def get_image_url(self, item: Item) -> str | None:
         return item.image.url if item.image else None
@@ -132,9 +160,22 @@ class AnnotationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "item_id", "project_id", "annotator", "assignment_id", "values",
-                  "marks", "reason", "lead_time_ms", "is_gold", "gold_correct", "source",
-                  "undone", "created_at"]
+        fields = [
+            "id",
+            "item_id",
+            "project_id",
+            "annotator",
+            "assignment_id",
+            "values",
+            "marks",
+            "reason",
+            "lead_time_ms",
+            "is_gold",
+            "gold_correct",
+            "source",
+            "undone",
+            "created_at",
+        ]
 
 
 class AssignmentOut(serializers.ModelSerializer):

@@ -84,9 +84,8 @@ def annotator_stats(project: Project) -> list[AnnotatorStats]:
                     continue  # tie among the others: no majority to agree with
                 compared[username] += 1
                 agree[username] += values.get(f.name) == top[0][0]
-    rows = (
-        Annotation.objects.filter(project=project, undone=False)
-        .values_list("user__username", "lead_time_ms", "is_gold", "gold_correct")
+    rows = Annotation.objects.filter(project=project, undone=False).values_list(
+        "user__username", "lead_time_ms", "is_gold", "gold_correct"
     )
     count: Counter[str] = Counter()
     lead_ms: Counter[str] = Counter()
@@ -101,12 +100,16 @@ def annotator_stats(project: Project) -> list[AnnotatorStats]:
     stats = []
     for username in sorted(count):
         hours = lead_ms[username] / 3_600_000
-        stats.append(AnnotatorStats(
-            username=username,
-            annotations=count[username],
-            items_per_hour=round(count[username] / hours, 1) if hours > 0 else None,
-            gold_checked=gold[username],
-            gold_accuracy=gold_ok[username] / gold[username] if gold[username] else None,
-            majority_agreement=agree[username] / compared[username] if compared[username] else None,
-        ))
+        stats.append(
+            AnnotatorStats(
+                username=username,
+                annotations=count[username],
+                items_per_hour=round(count[username] / hours, 1) if hours > 0 else None,
+                gold_checked=gold[username],
+                gold_accuracy=gold_ok[username] / gold[username] if gold[username] else None,
+                majority_agreement=agree[username] / compared[username]
+                if compared[username]
+                else None,
+            )
+        )
     return stats

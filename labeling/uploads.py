@@ -31,14 +31,13 @@ class CheckedImage:
     sha256: str
 
 
-def check_image(data: bytes, *, name: str = "upload", max_bytes: int, max_pixels: int
-                ) -> CheckedImage:
+def check_image(
+    data: bytes, *, name: str = "upload", max_bytes: int, max_pixels: int
+) -> CheckedImage:
     if not data:
         raise UploadError(f"{name}: the file is empty")
     if len(data) > max_bytes:
-        raise UploadError(
-            f"{name}: {len(data):,} bytes is over the limit of {max_bytes:,} bytes"
-        )
+        raise UploadError(f"{name}: {len(data):,} bytes is over the limit of {max_bytes:,} bytes")
     head = data[:512].lstrip().lower()
     if head.startswith((b"<?xml", b"<svg", b"<!doctype svg")) or b"<svg" in head:
         raise UploadError(f"{name}: SVG is not accepted; upload a PNG, JPEG or WebP image")
@@ -66,10 +65,19 @@ def check_image(data: bytes, *, name: str = "upload", max_bytes: int, max_pixels
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError):
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ):
         raise UploadError(f"{name}: the image is truncated or corrupt") from None
     return CheckedImage(
-        data=data, format=fmt, ext=FORMATS[fmt], width=width, height=height,
+        data=data,
+        format=fmt,
+        ext=FORMATS[fmt],
+        width=width,
+        height=height,
         sha256=hashlib.sha256(data).hexdigest(),
     )

@@ -28,12 +28,14 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def _task_context(request: HttpRequest, project: Project, error: str = "",
-                  values: dict[str, str] | None = None) -> dict:
+def _task_context(
+    request: HttpRequest, project: Project, error: str = "", values: dict[str, str] | None = None
+) -> dict:
     assignment = services.task_next(project=project, user=request.user)
     upcoming = (
         services.task_upcoming(project=project, user=request.user, current=assignment)
-        if assignment is not None else None
+        if assignment is not None
+        else None
     )
     done = request.user.annotations.filter(project=project, undone=False).count()
     return {
@@ -48,8 +50,14 @@ def _task_context(request: HttpRequest, project: Project, error: str = "",
     }
 
 
-def _render_task(request: HtmxHttpRequest, project: Project, *, error: str = "",
-                 values: dict[str, str] | None = None, status: int = 200) -> HttpResponse:
+def _render_task(
+    request: HtmxHttpRequest,
+    project: Project,
+    *,
+    error: str = "",
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
     context = _task_context(request, project, error, values)
     if request.htmx:
         # htmx swaps only 2xx responses; the error is in the partial itself.
@@ -76,7 +84,10 @@ def label_submit(request: HtmxHttpRequest, project_id: int, assignment_id: int) 
     lead = request.POST.get("lead_time_ms", "")
     try:
         services.annotation_submit(
-            assignment_id=assignment_id, user=request.user, values=values, marks=marks,
+            assignment_id=assignment_id,
+            user=request.user,
+            values=values,
+            marks=marks,
             reason=request.POST.get("reason", ""),
             lead_time_ms=int(lead) if lead.isdigit() else None,
         )

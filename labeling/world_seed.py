@@ -41,11 +41,16 @@ def world_products_sync() -> dict[str, Product]:
         if wp.sku in existing:
             continue
         product = Product(
-            sku=wp.sku, title=wp.title, category=wp.category, brand=wp.brand,
-            color=wp.color, attributes=wp.attributes,
+            sku=wp.sku,
+            title=wp.title,
+            category=wp.category,
+            brand=wp.brand,
+            color=wp.color,
+            attributes=wp.attributes,
         )
         product.cutout.save(
-            f"{wp.sku}.png", ContentFile(_png(load_cutout(wp, settings.EMOJI_ASSET_DIR))),
+            f"{wp.sku}.png",
+            ContentFile(_png(load_cutout(wp, settings.EMOJI_ASSET_DIR))),
             save=False,
         )
         product.save()
@@ -53,8 +58,14 @@ def world_products_sync() -> dict[str, Product]:
     return existing
 
 
-def world_seed(*, project: Project, images: int, seed: int, gold_share: float = 0.05,
-               progress: Progress | None = None) -> int:
+def world_seed(
+    *,
+    project: Project,
+    images: int,
+    seed: int,
+    gold_share: float = 0.05,
+    progress: Progress | None = None,
+) -> int:
     """Add ``images`` world ad images to the project (deterministic for a seed).
 
     Running it again with the same seed adds nothing: items are keyed by external id.
@@ -66,8 +77,9 @@ def world_seed(*, project: Project, images: int, seed: int, gold_share: float = 
         raise ValueError("images must be at least 1")
     world_products_sync()
     have = set(
-        Item.objects.filter(project=project, external_id__startswith=f"world-{seed}-")
-        .values_list("external_id", flat=True)
+        Item.objects.filter(project=project, external_id__startswith=f"world-{seed}-").values_list(
+            "external_id", flat=True
+        )
     )
     gold_rng = random.Random(seed * 7919 + 1)
     created = 0
@@ -81,17 +93,19 @@ def world_seed(*, project: Project, images: int, seed: int, gold_share: float = 
             continue
         data = _png(ad.image)
         truth = {"aspects": ad.truth, "usable": bool(ad.usable)}
-        batch.append(NewItem(
-            image=check_image(data, name=external_id, max_bytes=10**8, max_pixels=10**8),
-            external_id=external_id,
-            payload={"title": product.title},
-            product_sku=product.sku,
-            is_gold=is_gold,
-            gold_answer=truth_answer(truth) if is_gold else {},
-            recipe=ad.recipe,
-            truth=truth,
-            source=Item.Source.WORLD,
-        ))
+        batch.append(
+            NewItem(
+                image=check_image(data, name=external_id, max_bytes=10**8, max_pixels=10**8),
+                external_id=external_id,
+                payload={"title": product.title},
+                product_sku=product.sku,
+                is_gold=is_gold,
+                gold_answer=truth_answer(truth) if is_gold else {},
+                recipe=ad.recipe,
+                truth=truth,
+                source=Item.Source.WORLD,
+            )
+        )
         if len(batch) >= BATCH:
             created += len(items_create(project=project, new_items=batch))
             batch = []
@@ -114,8 +128,9 @@ def truth_answer(truth: dict) -> dict[str, str]:
     return answer
 
 
-def simulated_reviewers(*, project: Project, count: int, seed: int,
-                        error_range: tuple[float, float] = (0.03, 0.15)) -> list:
+def simulated_reviewers(
+    *, project: Project, count: int, seed: int, error_range: tuple[float, float] = (0.03, 0.15)
+) -> list:
     """Create (or reuse) ``count`` simulated annotator accounts that are members of the project."""
     from labeling.world.reviewers import reviewer_pool
 
@@ -134,8 +149,9 @@ def simulated_reviewers(*, project: Project, count: int, seed: int,
     return users
 
 
-def simulate_labels(*, project: Project, reviewers: int, labels: int, seed: int,
-                    progress: Progress | None = None) -> int:
+def simulate_labels(
+    *, project: Project, reviewers: int, labels: int, seed: int, progress: Progress | None = None
+) -> int:
     """Simulated reviewers take items from the queue and label them from ground truth, with
     their own error rates, through the same services the UI uses. Returns labels stored."""
     pairs = simulated_reviewers(project=project, count=reviewers, seed=seed)
@@ -153,8 +169,11 @@ def simulate_labels(*, project: Project, reviewers: int, labels: int, seed: int,
         values = reviewer.label(assignment.item.truth.get("aspects", {}))
         with transaction.atomic():
             annotation_submit(
-                assignment_id=assignment.pk, user=user, values=values,
-                lead_time_ms=random.Random(turn).randint(2500, 9000), source="simulated",
+                assignment_id=assignment.pk,
+                user=user,
+                values=values,
+                lead_time_ms=random.Random(turn).randint(2500, 9000),
+                source="simulated",
             )
         stored += 1
         if progress and stored % 50 == 0:

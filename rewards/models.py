@@ -1,0 +1,139 @@
+"""Reward-model versions, the launch gate of each project, per-image decisions, audits."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from jdreview.models import Project
+from labeling.models import Item
+
+
+class ModelVersion(models.Model):
+    """One trained model of one aspect. At most one version per (project, aspect) is live."""
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        LIVE = "live", "Live"
+        RETIRED = "retired", "Retired"
+        REJECTED = "rejected", "Rejected"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    aspect = models.CharField(max_length=50)
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CANDIDATE)
+    config = models.JSONField(default=dict)
+    artifact = models.CharField(max_length=500, help_text="Folder under the artifact root.")
+    label_snapshot = models.JSONField(default=dict, help_text="Which labels it was trained on.")
+    metrics = models.JSONField(default=dict, help_text="Held-out AUC, accuracy, calibration.")
+    loss_curve = models.JSONField(default=list, blank=True)
+    job = models.ForeignKey("workers.Job", null=True, blank=True, on_delete=models.SET_NULL)
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    promotion_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "aspect", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "aspect", "version"], name="unique_model_version"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "aspect"],
+                condition=Q(status="live"),
+                name="one_live_model_per_aspect",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.aspect} v{self.version} ({self.status})"
+
+
+class Gate(models.Model):
+    """A project's launch gate: its target, its calibrated thresholds, and audit sampling."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="gate")
+    target = models.FloatField(default=0.98, help_text="Usable rate among launched images.")
+    confidence = models.FloatField(default=0.95, help_text="Confidence of the lower bound.")
+    thresholds = models.JSONField(default=dict, blank=True)
+    calibration = models.JSONField(default=dict, blank=True, help_text="Curve and summary.")
+    model_versions = models.JSONField(
+        default=dict, blank=True, help_text="aspect → version it was calibrated with"
+    )
+    calibrated_at = models.DateTimeField(null=True, blank=True)
+    audit_launched_rate = models.FloatField(default=0.1)
+    audit_other_rate = models.FloatField(default=0.03)
+    retrain_after_labels = models.PositiveIntegerField(
+        default=500, help_text="Retrain when this many new labels have arrived."
+    )
+
+    def __str__(self) -> str:
+        return f"gate of {self.project}"
+
+
+class Decision(models.Model):
+    """The ensemble's scores for an image and what the gate decided."""
+
+    class Outcome(models.TextChoices):
+        LAUNCH = "launch", "Launch"
+        REVIEW = "review", "Human review"
+        REJECT = "reject", "Reject"
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="decision")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="decisions")
+    scores = models.JSONField(help_text="aspect → P(defect-free)")
+    model_versions = models.JSONField(help_text="aspect → version id used")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, db_index=True)
+    driver = models.CharField(max_length=50, blank=True, help_text="Aspect that decided it.")
+    reason = models.CharField(max_length=300, blank=True)
+    decided_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.outcome}"
+
+
+class Audit(models.Model):
+    """An ops reviewer's check of a gate decision, sampled at a known rate."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONFIRMED = "confirmed", "Confirmed"
+        OVERRIDDEN = "overridden", "Overridden"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="audits")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audits")
+    outcome = models.CharField(max_length=10, choices=Decision.Outcome.choices)
+    sample_rate = models.FloatField(help_text="Probability with which it was sampled.")
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    usable = models.BooleanField(null=True, blank=True, help_text="The reviewer's verdict.")
+    values = models.JSONField(default=dict, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    held_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="held_audits",
+    )
+    held_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(status="pending"), name="one_pending_audit_per_item"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"audit of {self.item} ({self.status})"

@@ -50,12 +50,16 @@ class ItemFactory(factory.django.DjangoModelFactory):
     width = 64
     height = 64
     image = factory.LazyFunction(lambda: ContentFile(png_bytes(), name="item.png"))
-    truth = factory.LazyFunction(lambda: {
-        "aspects": {"shape": {"defect": None, "severity": 0.0},
-                    "placement": {"defect": None, "severity": 0.0},
-                    "color": {"defect": None, "severity": 0.0}},
-        "usable": True,
-    })
+    truth = factory.LazyFunction(
+        lambda: {
+            "aspects": {
+                "shape": {"defect": None, "severity": 0.0},
+                "placement": {"defect": None, "severity": 0.0},
+                "color": {"defect": None, "severity": 0.0},
+            },
+            "usable": True,
+        }
+    )
 
 
 def add_member(user, project: Project) -> None:  # type: ignore[no-untyped-def]

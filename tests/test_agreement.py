@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db
 
 
 def annotate(item, user, values, **extra):  # type: ignore[no-untyped-def]
-    return Annotation.objects.create(item=item, project=item.project, user=user, values=values,
-                                     **extra)
+    return Annotation.objects.create(
+        item=item, project=item.project, user=user, values=values, **extra
+    )
 
 
 def test_krippendorff_alpha_matches_a_hand_computed_case():

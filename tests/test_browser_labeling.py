@@ -20,13 +20,19 @@ pytestmark = [
 # Keys per image and the values they must store. Space = everything ok + usable + submit.
 PLAN = [
     (["Space"], {"shape": "ok", "placement": "ok", "color": "ok", "usable": "yes"}),
-    (["q", "s", "e", "f", "Enter"], {"shape": "ok", "placement": "defect", "color": "ok",
-                                     "usable": "no"}),
-    (["a", "w", "d", "f", "Enter"], {"shape": "defect", "placement": "ok", "color": "defect",
-                                     "usable": "no"}),
+    (
+        ["q", "s", "e", "f", "Enter"],
+        {"shape": "ok", "placement": "defect", "color": "ok", "usable": "no"},
+    ),
+    (
+        ["a", "w", "d", "f", "Enter"],
+        {"shape": "defect", "placement": "ok", "color": "defect", "usable": "no"},
+    ),
     (["Space"], {"shape": "ok", "placement": "ok", "color": "ok", "usable": "yes"}),
-    (["a", "s", "d", "f", "Enter"], {"shape": "defect", "placement": "defect",
-                                     "color": "defect", "usable": "no"}),
+    (
+        ["a", "s", "d", "f", "Enter"],
+        {"shape": "defect", "placement": "defect", "color": "defect", "usable": "no"},
+    ),
 ]
 
 
@@ -41,18 +47,24 @@ def browser_page():  # type: ignore[no-untyped-def]
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         page = browser.new_page()
         yield page
         browser.close()
 
 
-def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, project,
-                                                    annotator):
+def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, project, annotator):
     ItemFactory.create_batch(6, project=project)
     page = browser_page
     page.goto(f"{live_server.url}/accounts/login/?next=/p/{project.pk}/label/")

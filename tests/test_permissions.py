@@ -82,8 +82,12 @@ def test_api_endpoints(endpoint, project, personas, api):
     for persona, expected in zip(PERSONAS, ENDPOINTS[endpoint]):
         client = api(personas[persona])
         response = getattr(client, method)(reverse(name, args=[project.pk]), body, format="json")
-        assert response.status_code in STATUS[expected], (persona, name, response.status_code,
-                                                           getattr(response, "data", None))
+        assert response.status_code in STATUS[expected], (
+            persona,
+            name,
+            response.status_code,
+            getattr(response, "data", None),
+        )
 
 
 def test_anonymous_is_sent_to_log_in_and_api_needs_a_token(project):
@@ -95,21 +99,24 @@ def test_anonymous_is_sent_to_log_in_and_api_needs_a_token(project):
 def test_annotator_cannot_submit_or_skip_another_persons_task(project, annotator, ops, api):
     task = services.task_next(project=project, user=ops)
     for url in ("api-submit", "api-skip"):
-        response = api(annotator).post(reverse(url, args=[task.pk]), {"values": GOOD},
-                                       format="json")
+        response = api(annotator).post(
+            reverse(url, args=[task.pk]), {"values": GOOD}, format="json"
+        )
         assert response.status_code == 409
     assert task.item.annotations.count() == 0
 
 
 def test_manager_cannot_label_even_with_a_task_id(project, annotator, manager, api):
     task = services.task_next(project=project, user=annotator)
-    response = api(manager).post(reverse("api-submit", args=[task.pk]), {"values": GOOD},
-                                 format="json")
+    response = api(manager).post(
+        reverse("api-submit", args=[task.pk]), {"values": GOOD}, format="json"
+    )
     assert response.status_code == 403
 
 
-def test_annotations_are_scoped_by_person_and_project(project, annotator, ops, manager,
-                                                      outsider, other_project, api):
+def test_annotations_are_scoped_by_person_and_project(
+    project, annotator, ops, manager, outsider, other_project, api
+):
     for user in (annotator, ops):
         task = services.task_next(project=project, user=user)
         services.annotation_submit(assignment_id=task.pk, user=user, values=GOOD)

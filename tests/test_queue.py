@@ -58,12 +58,18 @@ def test_double_submit_stores_one_annotation(project, annotator, items):
 def test_bad_values_are_refused_and_nothing_is_stored(project, annotator, items):
     a = services.task_next(project=project, user=annotator)
     with pytest.raises(AnnotationError, match="shape"):
-        services.annotation_submit(assignment_id=a.pk, user=annotator,
-                                   values={"shape": "maybe", "placement": "ok", "color": "ok",
-                                           "usable": "yes"})
+        services.annotation_submit(
+            assignment_id=a.pk,
+            user=annotator,
+            values={"shape": "maybe", "placement": "ok", "color": "ok", "usable": "yes"},
+        )
     with pytest.raises(AnnotationError, match="outside the image"):
-        services.annotation_submit(assignment_id=a.pk, user=annotator, values=GOOD,
-                                   marks=[{"type": "point", "x": 500, "y": 3}])
+        services.annotation_submit(
+            assignment_id=a.pk,
+            user=annotator,
+            values=GOOD,
+            marks=[{"type": "point", "x": 500, "y": 3}],
+        )
     assert Annotation.objects.count() == 0
     assert Assignment.objects.get(pk=a.pk).status == Assignment.Status.ACTIVE
 

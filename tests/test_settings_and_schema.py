@@ -30,15 +30,22 @@ def test_env_helpers_refuse_bad_values(monkeypatch):
     assert env_bool("X_FLAG") is True
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"DATABASE_URL": "mysql://x@y/z"}, "PostgreSQL"),
-    ({"UPLOAD_MAX_BYTES": "lots"}, "UPLOAD_MAX_BYTES"),
-    ({"DEBUG": "sometimes"}, "DEBUG"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DATABASE_URL": "mysql://x@y/z"}, "PostgreSQL"),
+        ({"UPLOAD_MAX_BYTES": "lots"}, "UPLOAD_MAX_BYTES"),
+        ({"DEBUG": "sometimes"}, "DEBUG"),
+    ],
+)
 def test_app_refuses_to_start_with_bad_settings(env, message, tmp_path):
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "JDREVIEW_VAR_DIR": str(tmp_path), **env}, timeout=120,
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JDREVIEW_VAR_DIR": str(tmp_path), **env},
+        timeout=120,
     )
     assert result.returncode != 0
     assert message in result.stderr
@@ -47,15 +54,28 @@ def test_app_refuses_to_start_with_bad_settings(env, message, tmp_path):
 def test_openapi_schema_is_valid(tmp_path):
     out = tmp_path / "schema.yaml"
     result = subprocess.run(
-        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn",
-         "--file", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "JDREVIEW_VAR_DIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     schema = out.read_text()
-    for path in ("/api/projects/{project_id}/next/", "/api/tasks/{assignment_id}/submit/",
-                 "/api/projects/{project_id}/export/"):
+    for path in (
+        "/api/projects/{project_id}/next/",
+        "/api/tasks/{assignment_id}/submit/",
+        "/api/projects/{project_id}/export/",
+    ):
         assert path in schema
 
 

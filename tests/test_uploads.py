@@ -21,9 +21,15 @@ pytestmark = [pytest.mark.django_db, pytest.mark.backend]
 
 def huge_png_header(width: int, height: int) -> bytes:
     """A small, valid-looking PNG that claims to be width×height (a decompression bomb)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     # One compressed row of zeros is enough for the header to parse.
     idat = zlib.compress(b"\x00" * (1 + 3 * min(width, 4096)))
@@ -33,7 +39,8 @@ def huge_png_header(width: int, height: int) -> bytes:
 def upload(api, user, project, name: str, data: bytes, **extra):  # type: ignore[no-untyped-def]
     return api(user).post(
         reverse("api-items", args=[project.pk]),
-        {"image": SimpleUploadedFile(name, data), **extra}, format="multipart",
+        {"image": SimpleUploadedFile(name, data), **extra},
+        format="multipart",
     )
 
 
@@ -45,8 +52,15 @@ def stored_files(settings) -> list[str]:  # type: ignore[no-untyped-def]
 def test_real_images_are_stored_with_metadata(api, manager, project, settings, fmt):
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 10, 10)).save(buf, format=fmt)
-    response = upload(api, manager, project, f"a.{fmt.lower()}", buf.getvalue(),
-                      external_id="sku-1-ad", payload='{"title": "Red mug"}')
+    response = upload(
+        api,
+        manager,
+        project,
+        f"a.{fmt.lower()}",
+        buf.getvalue(),
+        external_id="sku-1-ad",
+        payload='{"title": "Red mug"}',
+    )
     assert response.status_code == 201, response.data
     item = Item.objects.get()
     assert (item.width, item.height, item.external_id) == (40, 30, "sku-1-ad")
@@ -59,8 +73,11 @@ BAD = {
     "text named .png": ("notes.png", b"hello, this is not an image\n" * 10, "not a readable image"),
     "20000x20000 pixels": ("bomb.png", huge_png_header(20000, 20000), "pixels"),
     "SVG": ("logo.svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', "SVG"),
-    "SVG named .png": ("logo.png", b'<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>',
-                       "SVG"),
+    "SVG named .png": (
+        "logo.png",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>',
+        "SVG",
+    ),
     "GIF": ("anim.gif", b"GIF89a" + b"\x01\x00\x01\x00\x00\x00\x00;", "format is not accepted"),
     "empty file": ("empty.png", b"", "empty"),
 }
@@ -94,7 +111,6 @@ def test_oversized_file_is_refused(api, manager, project, settings):
 def test_bad_metadata_is_refused(api, manager, project):
     response = upload(api, manager, project, "a.png", png_bytes(), payload="[1, 2")
     assert response.status_code == 400
-    response = upload(api, manager, project, "a.png", png_bytes(),
-                      gold_answer='{"shape": "great"}')
+    response = upload(api, manager, project, "a.png", png_bytes(), gold_answer='{"shape": "great"}')
     assert response.status_code == 400 and "gold_answer" in str(response.data)
     assert Item.objects.count() == 0

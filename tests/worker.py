@@ -36,11 +36,30 @@ def celery_worker(queues: str = "cpu,gpu", concurrency: int = 1) -> Iterator[sub
         "JOB_HEARTBEAT_TIMEOUT_S": str(settings.JOB_HEARTBEAT_TIMEOUT_S),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "jdreview", "worker", "-Q", queues,
-         "-c", str(concurrency), "--pool", "prefork", "-l", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "jdreview",
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "--pool",
+            "prefork",
+            "-l",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     try:
         yield proc

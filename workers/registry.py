@@ -30,7 +30,9 @@ class JobKind:
 _KINDS: dict[str, JobKind] = {}
 
 
-def register(name: str, *, queue: str, title: str, max_attempts: int = 2) -> Callable[[Runner], Runner]:
+def register(
+    name: str, *, queue: str, title: str, max_attempts: int = 2
+) -> Callable[[Runner], Runner]:
     if queue not in ("cpu", "gpu"):
         raise ValueError(f"unknown queue {queue!r}")
 
@@ -58,4 +60,5 @@ def load_all() -> None:
     # Importing the apps' job modules registers their kinds; the imports are cheap
     # (runners import torch and friends lazily, inside the function).
     import labeling.jobs  # noqa: F401
+    import rewards.jobs  # noqa: F401
     import workers.jobs  # noqa: F401

@@ -31,8 +31,9 @@ class JobReporter:
         self._pending_log.append(f"[{stamp}] {line}")
         self._flush(force=False)
 
-    def progress(self, fraction: float, *, metrics: dict[str, Any] | None = None,
-                 log: str | None = None) -> None:
+    def progress(
+        self, fraction: float, *, metrics: dict[str, Any] | None = None, log: str | None = None
+    ) -> None:
         self.job.progress = max(0.0, min(1.0, float(fraction)))
         if metrics:
             self.job.metrics = {**self.job.metrics, **metrics}
@@ -49,8 +50,10 @@ class JobReporter:
             return
         self._last_write = now
         if self._pending_log:
-            tail = self.job.log_tail + ("\n" if self.job.log_tail else "") + "\n".join(
-                self._pending_log
+            tail = (
+                self.job.log_tail
+                + ("\n" if self.job.log_tail else "")
+                + "\n".join(self._pending_log)
             )
             self.job.log_tail = tail[-LOG_TAIL_CHARS:]
             self._pending_log.clear()

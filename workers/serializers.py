@@ -8,9 +8,23 @@ from workers.models import Job
 class JobOut(serializers.ModelSerializer):
     class Meta:
         model = Job
-        fields = ["id", "kind", "project_id", "params", "status", "progress", "metrics",
-                  "log_tail", "artifacts", "error", "queue", "attempts", "created_at",
-                  "started_at", "finished_at"]
+        fields = [
+            "id",
+            "kind",
+            "project_id",
+            "params",
+            "status",
+            "progress",
+            "metrics",
+            "log_tail",
+            "artifacts",
+            "error",
+            "queue",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
 
 
 class JobIn(serializers.Serializer):

@@ -21,13 +21,19 @@ from workers.reporter import JobReporter
 
 
 def job_create(
-    *, kind: str, params: dict[str, Any], project: Project | None = None,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    project: Project | None = None,
     user: AbstractBaseUser | None = None,
 ) -> Job:
     """Create a queued job and enqueue it once the surrounding transaction commits."""
     job_kind = get_kind(kind)
     job = Job.objects.create(
-        kind=kind, params=params, project=project, queue=job_kind.queue,
+        kind=kind,
+        params=params,
+        project=project,
+        queue=job_kind.queue,
         created_by=user if user is not None and user.is_authenticated else None,
     )
     transaction.on_commit(lambda: _enqueue(job.pk, job_kind.queue))
@@ -69,8 +75,11 @@ def job_claim(job_id: int) -> Job | None:
     now = timezone.now()
     me = _this_worker()
     claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now,
-        attempts=F("attempts") + 1, worker=me,
+        status=Job.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        worker=me,
     )
     job = Job.objects.filter(pk=job_id).first()
     if job is None or claimed:
@@ -117,7 +126,10 @@ def job_succeed(job: Job, metrics: dict[str, Any]) -> None:
     job.progress = 1.0
     job.finished_at = timezone.now()
     Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        status=job.status, progress=1.0, metrics=job.metrics, finished_at=job.finished_at,
+        status=job.status,
+        progress=1.0,
+        metrics=job.metrics,
+        finished_at=job.finished_at,
         artifacts=job.artifacts,
     )
 

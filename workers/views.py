@@ -61,14 +61,20 @@ def project_jobs(request: HttpRequest, project_id: int) -> HttpResponse:
             except ParamError as exc:
                 error = str(exc)
             else:
-                job = services.job_create(kind=kind, params=params, project=project,
-                                          user=request.user)
+                job = services.job_create(
+                    kind=kind, params=params, project=project, user=request.user
+                )
                 messages.success(request, f"Started {job.kind} job #{job.pk}.")
                 return redirect(reverse("workers:job", args=[job.pk]))
     services.jobs_reap_stale()
     return render(
-        request, "workers/project_jobs.html",
-        {"project": project, "jobs": project.jobs.all()[:50], "error": error,
-         "kinds": {k: all_kinds()[k].title for k in STARTABLE}},
+        request,
+        "workers/project_jobs.html",
+        {
+            "project": project,
+            "jobs": project.jobs.all()[:50],
+            "error": error,
+            "kinds": {k: all_kinds()[k].title for k in STARTABLE},
+        },
         status=400 if error else 200,
     )

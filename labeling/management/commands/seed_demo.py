@@ -40,9 +40,13 @@ class Command(BaseCommand):
         groups = ensure_role_groups()
         project, _ = Project.objects.get_or_create(
             slug="ad-images",
-            defaults={"name": "Ad images", "overlap": 2, "gold_share": 0.05,
-                      "description": "Ad images from the benchmark world.",
-                      "guidelines": GUIDELINES},
+            defaults={
+                "name": "Ad images",
+                "overlap": 2,
+                "gold_share": 0.05,
+                "description": "Ad images from the benchmark world.",
+                "guidelines": GUIDELINES,
+            },
         )
         User = get_user_model()
         for username, role, _ in DEMO_USERS:
@@ -55,15 +59,26 @@ class Command(BaseCommand):
             user.groups.add(groups[role])
             Membership.objects.get_or_create(project=project, user=user)
         self.stdout.write("Composing world ad images…")
-        world_seed(project=project, images=int(opts["images"]), seed=int(opts["seed"]),  # type: ignore[call-overload]
-                   progress=print_progress)
+        world_seed(
+            project=project,
+            images=int(opts["images"]),
+            seed=int(opts["seed"]),  # type: ignore[call-overload]
+            progress=print_progress,
+        )
         have = Annotation.objects.filter(project=project, source="simulated").count()
         want = int(opts["labels"])  # type: ignore[call-overload]
         if have < want:
             self.stdout.write("Simulated reviewers labeling…")
-            simulate_labels(project=project, reviewers=6, labels=want - have,
-                            seed=int(opts["seed"]), progress=print_progress)  # type: ignore[call-overload]
+            simulate_labels(
+                project=project,
+                reviewers=6,
+                labels=want - have,
+                seed=int(opts["seed"]),
+                progress=print_progress,
+            )  # type: ignore[call-overload]
             print_progress(1.0, "done")
-        self.stdout.write(self.style.SUCCESS("Demo ready. Accounts (password: %s):" % DEMO_PASSWORD))
+        self.stdout.write(
+            self.style.SUCCESS("Demo ready. Accounts (password: %s):" % DEMO_PASSWORD)
+        )
         for username, _, what in DEMO_USERS:
             self.stdout.write(f"  {username:<11} {what}")

@@ -39,6 +39,11 @@ class Command(BaseCommand):
         )
         if created:
             self.stdout.write(f"created project {slug}")
-        n = world_seed(project=project, images=images, seed=int(opts["seed"]),  # type: ignore[call-overload]
-                       gold_share=gold_share, progress=print_progress)
+        n = world_seed(
+            project=project,
+            images=images,
+            seed=int(opts["seed"]),  # type: ignore[call-overload]
+            gold_share=gold_share,
+            progress=print_progress,
+        )
         self.stdout.write(self.style.SUCCESS(f"{n} new images in project {slug}"))

@@ -1,0 +1,154 @@
+"""Gate decisions for images, and the ops audit of a random sample of them.
+
+Audits are drawn with a known probability per outcome (launched images at one rate,
+rejected and held ones at another), so the usable rate among launched images and the
+recall can be estimated without bias from the audited sample (see rewards.selectors).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from jdreview.models import Project
+from labeling.models import Item
+from labeling.schemas import AD_ASPECTS
+from labeling.services import QueueError, annotation_record
+from rewards.models import Audit, Decision, Gate
+
+AUDIT_HOLD = timedelta(minutes=10)
+
+
+def gate_for(project: Project) -> Gate:
+    gate, _ = Gate.objects.get_or_create(project=project)
+    return gate
+
+
+def decisions_record(
+    *, project: Project, rows: list[dict[str, Any]], rng: random.Random | None = None
+) -> list[Decision]:
+    """Store the gate's decisions for scored items and draw the audit sample.
+
+    Each row: item_id, scores, model_versions, outcome, driver, reason. Launched and
+    rejected images leave the annotators' queue; images held for review go to its front.
+    """
+    rng = rng or random.Random()
+    gate = gate_for(project)
+    decisions = []
+    with transaction.atomic():
+        for row in rows:
+            decision, _ = Decision.objects.update_or_create(
+                item_id=row["item_id"],
+                defaults={
+                    "project": project,
+                    "scores": row["scores"],
+                    "model_versions": row["model_versions"],
+                    "outcome": row["outcome"],
+                    "driver": row.get("driver", ""),
+                    "reason": row.get("reason", "")[:300],
+                },
+            )
+            decisions.append(decision)
+            rate = (
+                gate.audit_launched_rate
+                if row["outcome"] == Decision.Outcome.LAUNCH
+                else gate.audit_other_rate
+            )
+            if rng.random() < rate:
+                Audit.objects.get_or_create(
+                    item_id=row["item_id"],
+                    status=Audit.Status.PENDING,
+                    defaults={"project": project, "outcome": row["outcome"], "sample_rate": rate},
+                )
+        by_outcome: dict[str, list[int]] = {}
+        for row in rows:
+            by_outcome.setdefault(row["outcome"], []).append(row["item_id"])
+        unlabeled = Item.objects.filter(done_count=0, is_gold=False)
+        for outcome, ids in by_outcome.items():
+            if outcome == Decision.Outcome.REVIEW:
+                unlabeled.filter(pk__in=ids).update(queued=True, priority=-1.0)
+            else:
+                unlabeled.filter(pk__in=ids).update(queued=False)
+    return decisions
+
+
+def audit_next(*, project: Project, user: AbstractBaseUser) -> Audit | None:
+    """The next pending audit for this ops reviewer, held for them for a few minutes."""
+    now = timezone.now()
+    mine = (
+        Audit.objects.filter(
+            project=project, status=Audit.Status.PENDING, held_by=user, held_until__gt=now
+        )
+        .select_related("item")
+        .first()
+    )
+    if mine is not None:
+        return mine
+    for _ in range(8):
+        candidate = (
+            Audit.objects.filter(project=project, status=Audit.Status.PENDING)
+            .filter(Q(held_by__isnull=True) | Q(held_until__lt=now))
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if candidate is None:
+            return None
+        took = (
+            Audit.objects.filter(pk=candidate, status=Audit.Status.PENDING)
+            .filter(Q(held_by__isnull=True) | Q(held_until__lt=now))
+            .update(held_by=user, held_until=now + AUDIT_HOLD)
+        )
+        if took:
+            return Audit.objects.select_related("item").get(pk=candidate)
+    return None
+
+
+def audit_submit(
+    *, audit_id: int, user: AbstractBaseUser, usable: bool, defects: list[str] | None = None
+) -> Audit:
+    """Record an ops verdict. ``defects`` names the aspects at fault when not usable.
+
+    Every verdict is also stored as an annotation (source "audit"), so an override is a
+    labeled example for the next retraining and a confirmation is one too.
+    """
+    defects = list(defects or [])
+    unknown = set(defects) - set(AD_ASPECTS)
+    if unknown:
+        raise ValueError(f"unknown aspects: {', '.join(sorted(unknown))}")
+    if usable and defects:
+        raise ValueError("a usable image has no defective aspect")
+    with transaction.atomic():
+        audit = Audit.objects.select_for_update().select_related("item").filter(pk=audit_id).first()
+        if audit is None:
+            raise QueueError("no such audit")
+        if audit.status != Audit.Status.PENDING:
+            if audit.reviewer_id == user.pk and audit.usable == usable:
+                return audit  # a repeated submit
+            raise QueueError("this audit was already decided")
+        if not usable and not defects:
+            decision = getattr(audit.item, "decision", None)
+            defects = [decision.driver] if decision and decision.driver in AD_ASPECTS else []
+            if not defects:
+                raise ValueError("say which aspect is defective")
+        values = {a: ("defect" if a in defects else "ok") for a in AD_ASPECTS}
+        values["usable"] = "yes" if usable else "no"
+        gate_said_usable = audit.outcome == Decision.Outcome.LAUNCH
+        agrees = (usable == gate_said_usable) or audit.outcome == Decision.Outcome.REVIEW
+        audit.status = Audit.Status.CONFIRMED if agrees else Audit.Status.OVERRIDDEN
+        audit.usable = usable
+        audit.values = values
+        audit.reviewer = user
+        audit.decided_at = timezone.now()
+        audit.held_by = None
+        audit.save(
+            update_fields=["status", "usable", "values", "reviewer", "decided_at", "held_by"]
+        )
+        annotation_record(item=audit.item, user=user, values=values, source="audit")
+    return audit

@@ -1,0 +1,164 @@
+"""Scoring new images with the live ensemble, calibrating the gate, deciding launches."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+from django.db.models import Q
+from django.utils import timezone
+
+from jdreview.models import Project
+from labeling.models import Item
+from rewards.audits import decisions_record, gate_for
+from rewards.models import Decision, ModelVersion
+from rewards.registry import artifact_path, live_versions
+from rewards.training import training_snapshot
+
+SCORE_BATCH = 512
+
+
+def live_ensemble(project: Project) -> tuple[Any, dict[str, ModelVersion]] | None:
+    """The ensemble of live models, or None when some aspect has no live model (then
+    nothing may launch: a gate calibrated on three aspects cannot judge on two)."""
+    from rewards.ml.aspects import default_registry
+    from rewards.ml.ensemble import Ensemble
+
+    registry = default_registry()
+    live = live_versions(project)
+    wanted = [s.name for s in registry.models()]
+    if any(a not in live for a in wanted):
+        return None
+    ensemble = Ensemble.load({a: artifact_path(live[a]) for a in wanted}, registry=registry)
+    return ensemble, {a: live[a] for a in wanted}
+
+
+def _score_items(ensemble: Any, items: list[Item]) -> dict[str, np.ndarray]:
+    refs = [i.product.cutout.path if i.product and i.product.cutout else None for i in items]
+    needs_refs = any(ensemble.registry.get(a).uses_reference for a in ensemble.aspects)
+    if needs_refs and any(r is None for r in refs):
+        missing = next(i.pk for i, r in zip(items, refs) if r is None)
+        raise ValueError(f"item {missing} has no product reference cut-out")
+    return ensemble.score_files([i.image.path for i in items], refs if needs_refs else None)
+
+
+def gate_calibrate(project: Project) -> dict[str, Any]:
+    """Calibrate launch/reject thresholds on the project's held-out labeled images so that
+    the usable rate among launched images meets the target with the gate's confidence."""
+    from rewards.ml.gate import calibrate
+    from rewards.ml.train import split_for
+
+    gate = gate_for(project)
+    loaded = live_ensemble(project)
+    if loaded is None:
+        gate.thresholds, gate.calibration, gate.model_versions = {}, {}, {}
+        gate.save(update_fields=["thresholds", "calibration", "model_versions"])
+        return {"calibrated": False, "reason": "no live model for every aspect"}
+    ensemble, versions = loaded
+    snapshot = training_snapshot(project)
+    usable = snapshot.targets.get("usable", {})
+    held = [
+        i
+        for i in snapshot.item_ids
+        if i in usable and split_for(i, salt=str(project.pk)) == "heldout"
+    ]
+    items = list(Item.objects.filter(pk__in=held).select_related("product").order_by("pk"))
+    scores = _score_items(ensemble, items) if items else {a: np.zeros(0) for a in versions}
+    y = np.array([usable[i.pk] >= 0.5 for i in items], dtype=int)
+    calibration = calibrate(scores, y, target=gate.target, delta=1 - gate.confidence)
+    th = calibration.thresholds
+    gate.thresholds = th.to_dict()
+    gate.calibration = {
+        "n": calibration.n,
+        "usable_share": float(y.mean()) if len(y) else None,
+        "curve": [
+            {
+                "threshold": p.threshold,
+                "launched": p.launched,
+                "share": p.share,
+                "usable_rate": p.usable_rate,
+                "lower_bound": p.lower_bound,
+                "passed": p.passed,
+            }
+            for p in calibration.curve
+        ],
+    }
+    gate.model_versions = {a: v.pk for a, v in versions.items()}
+    gate.calibrated_at = timezone.now()
+    gate.save(update_fields=["thresholds", "calibration", "model_versions", "calibrated_at"])
+    return {
+        "calibrated": th.launch is not None,
+        "launch_threshold": th.launch,
+        "reject_threshold": th.reject,
+        "heldout": calibration.n,
+    }
+
+
+def images_score(
+    project: Project, *, rescore: bool = False, progress: Any = None, seed: int | None = None
+) -> dict[str, int]:
+    """Score the project's images that have no decision yet (or all, with ``rescore``)."""
+    from rewards.ml.gate import GateThresholds, decide
+
+    loaded = live_ensemble(project)
+    if loaded is None:
+        return {"scored": 0, "launch": 0, "review": 0, "reject": 0}
+    ensemble, versions = loaded
+    gate = gate_for(project)
+    current = {a: v.pk for a, v in versions.items()}
+    if gate.thresholds and gate.model_versions == current:
+        thresholds = GateThresholds.from_dict(gate.thresholds)
+    else:
+        # Not calibrated for these models: every image goes to a person.
+        thresholds = GateThresholds(aspects=list(versions), launch=None, reject=None)
+    todo = Item.objects.filter(project=project, kind=Item.Kind.AD_IMAGE).exclude(image="")
+    if not rescore:
+        todo = todo.filter(decision__isnull=True)
+    ids = list(todo.order_by("pk").values_list("pk", flat=True))
+    rng = random.Random(seed)
+    counts = {"scored": 0, "launch": 0, "review": 0, "reject": 0}
+    uncertainty_first = project.queue_order == Project.QueueOrder.UNCERTAINTY
+    for start in range(0, len(ids), SCORE_BATCH):
+        items = list(
+            Item.objects.filter(pk__in=ids[start : start + SCORE_BATCH])
+            .select_related("product")
+            .order_by("pk")
+        )
+        scores = _score_items(ensemble, items)
+        rows = []
+        for j, item in enumerate(items):
+            per = {a: round(float(scores[a][j]), 5) for a in scores}
+            d = decide(per, thresholds)
+            rows.append(
+                {
+                    "item_id": item.pk,
+                    "scores": per,
+                    "model_versions": current,
+                    "outcome": d.action,
+                    "driver": d.aspect or "",
+                    "reason": d.reason,
+                }
+            )
+            counts[d.action] += 1
+        decisions_record(project=project, rows=rows, rng=rng)
+        if uncertainty_first:
+            _prioritise_uncertain(items, scores)
+        counts["scored"] += len(items)
+        if progress:
+            progress(counts["scored"] / len(ids), f"{counts['scored']}/{len(ids)} scored")
+    return counts
+
+
+def _prioritise_uncertain(items: list[Item], scores: dict[str, np.ndarray]) -> None:
+    """Active learning: the queue serves the lowest priority first, so an item's priority
+    becomes how sure the least sure aspect model is (|P(ok) − 0.5|, 0 = a coin toss)."""
+    stack = np.vstack([scores[a] for a in scores])
+    certainty = np.abs(stack - 0.5).min(axis=0)
+    for item, c in zip(items, certainty, strict=True):
+        Item.objects.filter(pk=item.pk, done_count=0).filter(~Q(priority=-1.0)).update(
+            priority=float(c)
+        )
+
+
+__all__ = ["Decision", "gate_calibrate", "images_score", "live_ensemble"]

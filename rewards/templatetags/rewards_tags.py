@@ -1,0 +1,24 @@
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def pct(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value):.1%}"
+
+
+@register.filter
+def estimate(e: Any) -> str:
+    if e is None or e.value is None:
+        return "— (no audits yet)"
+    return f"{e.value:.1%} [{e.low:.1%}, {e.high:.1%}] n={e.n}"
+
+
+@register.filter
+def get_score(scores: Any, aspect: str) -> Any:
+    return scores.get(aspect) if isinstance(scores, dict) else None

@@ -1,0 +1,263 @@
+"""Training data selection and the retraining job: labels → per-aspect models → registry.
+
+Reads the project's live annotations (queue labels, imports and ops audit verdicts alike),
+combines overlapping labels per item and aspect (Dawid–Skene, anchored on gold answers),
+trains each aspect's model on the project's fixed train split, measures it on the fixed
+held-out split, saves it, registers it as a candidate and promotes it when it is not worse
+than the live model. Then the gate is recalibrated and new images are scored.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from jdreview.models import Project
+from labeling.models import Annotation, Item
+from labeling.schemas import AD_ASPECTS
+from rewards.models import ModelVersion
+from rewards.registry import model_promote_if_not_worse
+
+LABEL_FIELDS = (*AD_ASPECTS, "usable")
+MIN_LABELED_ITEMS = 20
+
+
+class NotEnoughLabels(Exception):
+    pass
+
+
+@dataclass
+class Snapshot:
+    """Combined labels of one project at one moment."""
+
+    item_ids: list[int]
+    targets: dict[str, dict[int, float]]  # field → item → P(ok / usable)
+    weights: dict[str, dict[int, float]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def training_snapshot(project: Project, *, method: str = "dawid_skene") -> Snapshot:
+    from rewards.ml.labels import Annotation as Label
+    from rewards.ml.labels import combine_labels
+
+    rows = list(
+        Annotation.objects.filter(
+            project=project, undone=False, item__kind=Item.Kind.AD_IMAGE
+        ).values_list("pk", "item_id", "user_id", "values", "source")
+    )
+    labels = []
+    for _, item_id, user_id, values, _ in rows:
+        for f in LABEL_FIELDS:
+            v = values.get(f)
+            if v in ("ok", "yes"):
+                labels.append(Label(item_id, user_id, f, 1))
+            elif v in ("defect", "no"):
+                labels.append(Label(item_id, user_id, f, 0))
+    gold = {}
+    for item_id, answer in Item.objects.filter(project=project, is_gold=True).values_list(
+        "pk", "gold_answer"
+    ):
+        for f in LABEL_FIELDS:
+            if f in answer:
+                gold[(item_id, f)] = 1 if answer[f] in ("ok", "yes") else 0
+    combined = combine_labels(labels, method=method, gold=gold or None) if labels else {}
+    targets = {f: dict(zip(t.items, t.p_ok.tolist())) for f, t in combined.items()}
+    weights = {f: dict(zip(t.items, t.weight.tolist())) for f, t in combined.items()}
+    item_ids = sorted({item for _, item, *_ in rows})
+    return Snapshot(
+        item_ids=item_ids,
+        targets=targets,
+        weights=weights,
+        info={
+            "annotations": len(rows),
+            "max_annotation_id": max((r[0] for r in rows), default=0),
+            "items": len(item_ids),
+            "sources": dict(Counter(r[4] for r in rows)),
+            "method": method,
+        },
+    )
+
+
+def labels_since_last_training(project: Project) -> int:
+    snapshots = ModelVersion.objects.filter(project=project).values_list(
+        "label_snapshot", flat=True
+    )
+    last = max((s.get("max_annotation_id", 0) for s in snapshots), default=0)
+    return Annotation.objects.filter(project=project, undone=False, pk__gt=last).count()
+
+
+def _image_arrays(items: list[Item], size: int) -> np.ndarray:
+    from rewards.ml.images import load_image_file
+
+    return np.stack([load_image_file(item.image.path, size) for item in items])
+
+
+def _reference_bank(items: list[Item], size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    from rewards.ml.images import load_reference_file
+
+    rows: dict[int | None, int] = {}
+    bank: list[np.ndarray] = []
+    index = []
+    for item in items:
+        key = item.product_id
+        if key not in rows:
+            if item.product is None or not item.product.cutout:
+                raise NotEnoughLabels(f"item {item.pk} has no product reference cut-out")
+            rows[key] = len(bank)
+            bank.append(load_reference_file(item.product.cutout.path, size, kind))  # type: ignore[arg-type]
+        index.append(rows[key])
+    return np.stack(bank), np.asarray(index, dtype=np.int64)
+
+
+def _next_version(project: Project, aspect: str) -> int:
+    last = ModelVersion.objects.filter(project=project, aspect=aspect).aggregate(m=Max("version"))
+    return (last["m"] or 0) + 1
+
+
+def _save_artifact(
+    model: Any, project: Project, aspect: str, version: int, metadata: dict[str, Any]
+) -> str:
+    """Write into a temporary folder beside the final one, then rename: a reader never sees
+    a half-written artifact, and a killed job leaves only a temp folder behind."""
+    from rewards.ml.model import save
+
+    relative = f"{project.slug}/{aspect}/v{version}"
+    final = Path(settings.ARTIFACT_ROOT) / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".v{version}-", dir=final.parent))
+    try:
+        save(model, tmp, metadata=metadata)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return relative
+
+
+def train_aspects(
+    *,
+    project: Project,
+    aspects: list[str] | None = None,
+    epochs: int | None = None,
+    job: Any = None,
+    reporter: Any = None,
+    seed: int = 0,
+) -> list[ModelVersion]:
+    """Train (and register, and maybe promote) one new version per aspect."""
+    import torch
+
+    from rewards.ml.aspects import default_registry
+    from rewards.ml.train import TrainConfig, train_aspect
+
+    registry = default_registry()
+    names = aspects or [s.name for s in registry.models()]
+    snapshot = training_snapshot(project)
+    if len(snapshot.item_ids) < MIN_LABELED_ITEMS:
+        raise NotEnoughLabels(
+            f"only {len(snapshot.item_ids)} labeled items; at least {MIN_LABELED_ITEMS} needed"
+        )
+    items = list(
+        Item.objects.filter(pk__in=snapshot.item_ids).select_related("product").order_by("pk")
+    )
+    arrays: dict[int, torch.Tensor] = {}
+    versions = []
+    for n, aspect in enumerate(names):
+        spec = registry.get(aspect)
+        targets = snapshot.targets.get(aspect, {})
+        usable_items = [i for i in items if i.pk in targets]
+        if len(usable_items) < MIN_LABELED_ITEMS:
+            raise NotEnoughLabels(f"{aspect}: only {len(usable_items)} labeled items")
+        if spec.input_size not in arrays or len(arrays[spec.input_size]) != len(usable_items):
+            if reporter:
+                reporter.log(f"loading {len(usable_items)} images at {spec.input_size}px")
+            arrays[spec.input_size] = torch.from_numpy(_image_arrays(usable_items, spec.input_size))
+        refs = None
+        if spec.uses_reference:
+            bank, index = _reference_bank(usable_items, spec.ref_input_size, spec.reference)
+            refs = (torch.from_numpy(bank), torch.from_numpy(index))
+        config = TrainConfig(**({"epochs": epochs} if epochs else {}))
+
+        def progress(fraction: float, loss: float, n: int = n, aspect: str = aspect) -> None:
+            if reporter:
+                reporter.progress(
+                    (n + fraction) / len(names) * 0.9,
+                    metrics={f"{aspect}_loss": round(loss, 4)},
+                    log=f"{aspect}: epoch loss {loss:.4f}",
+                )
+
+        result = train_aspect(
+            spec,
+            arrays[spec.input_size],
+            refs,
+            np.array([targets[i.pk] for i in usable_items], dtype=np.float32),
+            np.array([snapshot.weights[aspect][i.pk] for i in usable_items], dtype=np.float32),
+            config,
+            keys=[i.pk for i in usable_items],
+            split_salt=str(project.pk),
+            progress=progress,
+            seed=seed,
+        )
+        version_no = _next_version(project, aspect)
+        metrics = {
+            k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.metrics.items()
+        }
+        relative = _save_artifact(
+            result.model, project, aspect, version_no, {"aspect": aspect, "metrics": metrics}
+        )
+        with transaction.atomic():
+            version = ModelVersion.objects.create(
+                project=project,
+                aspect=aspect,
+                version=version_no,
+                config=spec.model_config().to_dict(),
+                artifact=relative,
+                label_snapshot=snapshot.info,
+                metrics=metrics,
+                loss_curve=[round(x, 5) for x in result.loss_curve],
+                job=job,
+            )
+        promoted = model_promote_if_not_worse(version=version)
+        if reporter:
+            reporter.log(
+                f"{aspect} v{version_no}: AUC {metrics.get('auc', float('nan')):.3f}"
+                f" → {'live' if promoted else 'candidate (worse than live)'}"
+            )
+        version.refresh_from_db()
+        versions.append(version)
+    return versions
+
+
+def retrain_if_due(project: Project) -> bool:
+    """Queue a retraining when enough new labels have arrived and none is queued or running."""
+    from rewards.audits import gate_for
+    from workers.models import Job
+    from workers.services import job_create
+
+    if labels_since_last_training(project) < gate_for(project).retrain_after_labels:
+        return False
+    with transaction.atomic():
+        busy = (
+            Job.objects.select_for_update()
+            .filter(
+                project=project,
+                kind="train_rewards",
+                status__in=[Job.Status.QUEUED, Job.Status.RUNNING],
+            )
+            .exists()
+        )
+        if busy:
+            return False
+        job_create(kind="train_rewards", params={}, project=project)
+    return True

@@ -1,0 +1,128 @@
+"""Pages of the rewards app: model versions and the launch gate (managers), the ops audit
+queue (ops reviewers)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from jdreview.access import project_for
+from jdreview.roles import PERM_AUDIT, PERM_MODELS
+from labeling.schemas import AD_ASPECTS
+from labeling.services import QueueError
+from rewards import audits, registry, selectors
+from rewards.charts import tradeoff_svg
+from rewards.models import Audit, ModelVersion
+from rewards.training import labels_since_last_training
+from workers.services import job_create
+
+
+@require_GET
+@login_required
+def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_MODELS)
+    gate = audits.gate_for(project)
+    return render(
+        request,
+        "rewards/models.html",
+        {
+            "project": project,
+            "gate": gate,
+            "versions": selectors.versions_by_aspect(project),
+            "metrics": selectors.gate_metrics(project),
+            "new_labels": labels_since_last_training(project),
+            "chart": tradeoff_svg(
+                gate.calibration.get("curve", []), gate.target, gate.thresholds.get("launch")
+            ),
+        },
+    )
+
+
+@require_POST
+@login_required
+def model_action(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_MODELS)
+    action = request.POST.get("action", "")
+    back = redirect(reverse("rewards:models", args=[project.pk]))
+    try:
+        if action in ("promote", "rollback"):
+            if action == "promote":
+                version = ModelVersion.objects.filter(
+                    project=project, pk=request.POST.get("version") or 0
+                ).first()
+                if version is None:
+                    raise Http404("no such model version")
+                registry.model_promote(version=version, user=request.user, note="manual")
+                messages.success(request, f"{version.aspect} v{version.version} is live.")
+            else:
+                aspect = request.POST.get("aspect", "")
+                if aspect not in AD_ASPECTS:
+                    raise registry.PromotionError(f"unknown aspect {aspect!r}")
+                version = registry.model_rollback(project=project, aspect=aspect, user=request.user)
+                messages.success(request, f"Rolled back: {aspect} v{version.version} is live.")
+            with transaction.atomic():
+                job_create(kind="calibrate_gate", params={}, project=project, user=request.user)
+            return back
+        kinds = {"retrain": "train_rewards", "score": "score_images", "calibrate": "calibrate_gate"}
+        if action not in kinds:
+            messages.error(request, f"unknown action {action!r}")
+            return back
+        with transaction.atomic():
+            job = job_create(kind=kinds[action], params={}, project=project, user=request.user)
+        return redirect(reverse("workers:job", args=[job.pk]))
+    except registry.PromotionError as exc:
+        messages.error(request, str(exc))
+        return back
+
+
+@require_GET
+@login_required
+def audit_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_AUDIT)
+    return _render_audit(request, project)
+
+
+def _render_audit(
+    request: HttpRequest,
+    project,
+    error: str = "",  # type: ignore[no-untyped-def]
+    status: int = 200,
+) -> HttpResponse:
+    audit = audits.audit_next(project=project, user=request.user)
+    decision = getattr(audit.item, "decision", None) if audit else None
+    context = {
+        "project": project,
+        "audit": audit,
+        "decision": decision,
+        "error": error,
+        "aspects": AD_ASPECTS,
+        "pending": Audit.objects.filter(project=project, status=Audit.Status.PENDING).count(),
+    }
+    template = "rewards/_audit.html" if getattr(request, "htmx", False) else "rewards/audit.html"
+    return render(request, template, context, status=status)
+
+
+@require_POST
+@login_required
+def audit_submit(request: HttpRequest, project_id: int, audit_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_AUDIT)
+    verdict = request.POST.get("verdict")
+    if verdict not in ("usable", "unusable"):
+        return _render_audit(
+            request, project, error="Choose usable (y) or not usable (n).", status=400
+        )
+    defects = [a for a in request.POST.getlist("defects") if a]
+    try:
+        audits.audit_submit(
+            audit_id=audit_id, user=request.user, usable=verdict == "usable", defects=defects
+        )
+    except (ValueError, QueueError) as exc:
+        return _render_audit(request, project, error=str(exc), status=400)
+    if getattr(request, "htmx", False):
+        return _render_audit(request, project)
+    return redirect(reverse("rewards:audit", args=[project.pk]))
