@@ -27,6 +27,7 @@ from labeling.models import Annotation, Item
 from labeling.schemas import AD_ASPECTS
 from rewards.models import ModelVersion
 from rewards.registry import model_promote_if_not_worse
+from workers.reporter import json_safe
 
 LABEL_FIELDS = (*AD_ASPECTS, "usable")
 MIN_LABELED_ITEMS = 20
@@ -210,9 +211,9 @@ def train_aspects(
             seed=seed,
         )
         version_no = _next_version(project, aspect)
-        metrics = {
-            k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.metrics.items()
-        }
+        metrics = json_safe(
+            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.metrics.items()}
+        )
         relative = _save_artifact(
             result.model, project, aspect, version_no, {"aspect": aspect, "metrics": metrics}
         )
@@ -230,8 +231,10 @@ def train_aspects(
             )
         promoted = model_promote_if_not_worse(version=version)
         if reporter:
+            auc = metrics.get("auc")
             reporter.log(
-                f"{aspect} v{version_no}: AUC {metrics.get('auc', float('nan')):.3f}"
+                f"{aspect} v{version_no}: held-out AUC "
+                f"{'n/a (one class)' if auc is None else f'{auc:.3f}'}"
                 f" → {'live' if promoted else 'candidate (worse than live)'}"
             )
         version.refresh_from_db()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -11,6 +12,17 @@ from django.utils import timezone
 from workers.models import Job
 
 LOG_TAIL_CHARS = 6000
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities are not JSON: they become None (an AUC on one class, say)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 class JobReporter:
@@ -36,7 +48,7 @@ class JobReporter:
     ) -> None:
         self.job.progress = max(0.0, min(1.0, float(fraction)))
         if metrics:
-            self.job.metrics = {**self.job.metrics, **metrics}
+            self.job.metrics = {**self.job.metrics, **json_safe(metrics)}
         if log:
             self.log(log)
         self._flush(force=False)

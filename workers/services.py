@@ -17,7 +17,7 @@ from django.utils import timezone
 from jdreview.models import Project
 from workers.models import Job
 from workers.registry import get_kind
-from workers.reporter import JobReporter
+from workers.reporter import JobReporter, json_safe
 
 
 def job_create(
@@ -121,7 +121,7 @@ def job_run(job_id: int) -> Job | None:
 
 
 def job_succeed(job: Job, metrics: dict[str, Any]) -> None:
-    job.metrics = {**job.metrics, **metrics}
+    job.metrics = {**job.metrics, **json_safe(metrics)}
     job.status = Job.Status.SUCCEEDED
     job.progress = 1.0
     job.finished_at = timezone.now()

@@ -1,0 +1,136 @@
+"""The reward loop on a small seeded world: labels → retraining job → live models → scoring
+and gate decisions → ops audits → an override reaching the next training snapshot."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+
+from labeling.models import Annotation, Item
+from labeling.world_seed import simulate_labels, world_seed
+from rewards import audits
+from rewards.models import Audit, Decision, ModelVersion
+from rewards.scoring import images_score
+from rewards.training import NotEnoughLabels, train_aspects, training_snapshot
+from workers import services as job_services
+from workers.models import Job
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _artifacts(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
+    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
+
+
+@pytest.fixture
+def world_project(project, groups):  # type: ignore[no-untyped-def]
+    world_seed(project=project, images=140, seed=11, gold_share=0.0)
+    simulate_labels(project=project, reviewers=3, labels=140, seed=11)
+    return project
+
+
+def test_nothing_launches_without_live_models(project, items):
+    assert images_score(project)["scored"] == 0
+    assert not Decision.objects.exists()
+    assert Item.objects.filter(queued=False).count() == 0
+
+
+def test_training_needs_enough_labels(project, items):
+    with pytest.raises(NotEnoughLabels):
+        train_aspects(project=project)
+
+
+def test_retraining_job_trains_every_aspect_and_scoring_decides(world_project, manager, ops):
+    project = world_project
+    with transaction.atomic():
+        job = job_services.job_create(
+            kind="train_rewards", params={"epochs": 3}, project=project, user=manager
+        )
+    job_services.job_run(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    live = {v.aspect: v for v in ModelVersion.objects.filter(status="live")}
+    assert set(live) == {"shape", "placement", "color"}
+    for v in live.values():
+        # (a tiny held-out split may hold one class only: then AUC is undefined)
+        assert v.metrics["auc"] is None or 0.0 <= v.metrics["auc"] <= 1.0
+        assert v.loss_curve[-1] < v.loss_curve[0]
+        assert v.label_snapshot["annotations"] == 140
+    assert "shape_auc" in job.metrics and "calibrating the launch gate" in job.log_tail
+    # The job queued a scoring job; run it here.
+    score_job = Job.objects.get(kind="score_images")
+    job_services.job_run(score_job.pk)
+    score_job.refresh_from_db()
+    assert score_job.status == Job.Status.SUCCEEDED, score_job.error
+    assert score_job.metrics["scored"] == 140
+    decision = Decision.objects.first()
+    assert set(decision.scores) == {"shape", "placement", "color"}
+    assert decision.model_versions == {a: v.pk for a, v in live.items()}
+    # A tiny held-out set cannot prove 98% usable: the gate must not launch anything.
+    assert not Decision.objects.filter(outcome="launch").exists()
+
+
+def test_override_reaches_the_next_training_snapshot(world_project, ops):
+    project = world_project
+    item = Item.objects.filter(project=project, truth__usable=False).first()
+    rng = random.Random(0)
+    audits.gate_for(project)
+    Audit.objects.all().delete()
+    project.gate.audit_launched_rate = 1.0
+    project.gate.save()
+    audits.decisions_record(
+        project=project,
+        rows=[
+            {
+                "item_id": item.pk,
+                "scores": {"shape": 0.99, "placement": 0.99, "color": 0.99},
+                "model_versions": {},
+                "outcome": "launch",
+                "driver": "shape",
+                "reason": "test",
+            }
+        ],
+        rng=rng,
+    )
+    before = training_snapshot(project)
+    client = Client()
+    client.force_login(ops)
+    page = client.get(reverse("rewards:audit", args=[project.pk]))
+    assert b"driven by" in page.content and b"0.990" in page.content
+    audit = Audit.objects.get(item=item)
+    response = client.post(
+        reverse("rewards:audit_submit", args=[project.pk, audit.pk]),
+        {"verdict": "unusable", "defects": ["color"]},
+    )
+    assert response.status_code == 302
+    audit.refresh_from_db()
+    assert audit.status == Audit.Status.OVERRIDDEN and audit.usable is False
+    after = training_snapshot(project)
+    assert after.info["sources"].get("audit") == 1
+    assert after.info["max_annotation_id"] > before.info["max_annotation_id"]
+    override = Annotation.objects.get(source="audit")
+    assert override.values == {"shape": "ok", "placement": "ok", "color": "defect", "usable": "no"}
+    assert after.targets["color"][item.pk] < before.targets["color"].get(item.pk, 1.0) or (
+        before.targets["color"].get(item.pk, 1.0) < 0.5
+    )
+
+
+def test_audit_refuses_bad_input(world_project, ops):
+    project = world_project
+    item = Item.objects.filter(project=project).first()
+    audit = Audit.objects.create(item=item, project=project, outcome="launch", sample_rate=1.0)
+    client = Client()
+    client.force_login(ops)
+    url = reverse("rewards:audit_submit", args=[project.pk, audit.pk])
+    assert client.post(url, {"verdict": "maybe"}).status_code == 400
+    assert client.post(url, {"verdict": "usable", "defects": ["color"]}).status_code == 400
+    assert client.post(url, {"verdict": "unusable", "defects": ["smell"]}).status_code == 400
+    audit.refresh_from_db()
+    assert audit.status == Audit.Status.PENDING
+    assert not Annotation.objects.filter(source="audit").exists()

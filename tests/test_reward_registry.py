@@ -1,0 +1,112 @@
+"""The model registry: automatic promotion only when not worse, manual promotion, rollback,
+and a corrupt artifact that never goes live. Artifacts are real (tiny, untrained) models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from rewards import registry
+from rewards.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _artifacts(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
+
+
+@pytest.fixture(autouse=True)
+def _no_enqueue(monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
+
+
+def make_version(project, aspect: str, number: int, auc: float) -> ModelVersion:  # type: ignore[no-untyped-def]
+    from django.conf import settings
+
+    from rewards.ml.aspects import default_registry
+    from rewards.ml.model import AspectNet, save
+
+    spec = default_registry().get(aspect)
+    relative = f"{project.slug}/{aspect}/v{number}"
+    save(AspectNet(spec.model_config()), Path(settings.ARTIFACT_ROOT) / relative)
+    return ModelVersion.objects.create(
+        project=project, aspect=aspect, version=number, artifact=relative, metrics={"auc": auc}
+    )
+
+
+def live(project, aspect="shape"):  # type: ignore[no-untyped-def]
+    return registry.live_versions(project).get(aspect)
+
+
+def test_first_model_goes_live_and_a_worse_one_does_not(project):
+    v1 = make_version(project, "shape", 1, auc=0.90)
+    assert registry.model_promote_if_not_worse(version=v1) is True
+    v2 = make_version(project, "shape", 2, auc=0.80)
+    assert registry.model_promote_if_not_worse(version=v2) is False
+    assert live(project).pk == v1.pk
+    v2.refresh_from_db()
+    assert v2.status == ModelVersion.Status.CANDIDATE
+    v3 = make_version(project, "shape", 3, auc=0.91)
+    assert registry.model_promote_if_not_worse(version=v3) is True
+    assert live(project).pk == v3.pk
+    assert ModelVersion.objects.get(pk=v1.pk).status == ModelVersion.Status.RETIRED
+
+
+def test_manual_promotion_and_one_click_rollback(project, manager):
+    v1 = make_version(project, "shape", 1, auc=0.90)
+    registry.model_promote(version=v1)
+    v2 = make_version(project, "shape", 2, auc=0.85)
+    client = Client()
+    client.force_login(manager)
+    url = reverse("rewards:model_action", args=[project.pk])
+    client.post(url, {"action": "promote", "version": v2.pk})
+    assert live(project).pk == v2.pk
+    assert live(project).promoted_by == manager
+    client.post(url, {"action": "rollback", "aspect": "shape"})
+    assert live(project).pk == v1.pk
+
+
+def test_corrupt_or_missing_artifact_never_goes_live(project, settings):
+    v1 = make_version(project, "shape", 1, auc=0.90)
+    registry.model_promote(version=v1)
+    v2 = make_version(project, "shape", 2, auc=0.99)
+    weights = Path(settings.ARTIFACT_ROOT) / v2.artifact / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(registry.PromotionError, match="cannot be loaded"):
+        registry.model_promote_if_not_worse(version=v2)
+    v3 = make_version(project, "shape", 3, auc=0.99)
+    (Path(settings.ARTIFACT_ROOT) / v3.artifact / "config.json").unlink()
+    with pytest.raises(registry.PromotionError):
+        registry.model_promote(version=v3)
+    assert live(project).pk == v1.pk
+
+
+def test_only_one_live_version_per_aspect(project):
+    for n in range(1, 4):
+        registry.model_promote(version=make_version(project, "color", n, auc=0.5 + n / 10))
+    statuses = list(
+        ModelVersion.objects.filter(project=project, aspect="color")
+        .order_by("version")
+        .values_list("status", flat=True)
+    )
+    assert statuses == ["retired", "retired", "live"]
+
+
+def test_annotator_cannot_promote_or_audit(project, annotator, ops):
+    v1 = make_version(project, "shape", 1, auc=0.90)
+    client = Client()
+    client.force_login(annotator)
+    response = client.post(
+        reverse("rewards:model_action", args=[project.pk]), {"action": "promote", "version": v1.pk}
+    )
+    assert response.status_code == 403
+    assert live(project) is None
+    assert client.get(reverse("rewards:audit", args=[project.pk])).status_code == 403
+    assert client.get(reverse("rewards:models", args=[project.pk])).status_code == 403
+    client.force_login(ops)
+    assert client.get(reverse("rewards:audit", args=[project.pk])).status_code == 200
