@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate
 from scipy.stats import beta
 
 from jdreview.models import Project
+from labeling.schemas import AD_ASPECTS
 from rewards.models import Audit, Decision, ModelVersion
 
 CONFIDENCE = 0.95
@@ -124,4 +125,5 @@ def versions_by_aspect(project: Project) -> dict[str, list[ModelVersion]]:
     out: dict[str, list[ModelVersion]] = {}
     for v in ModelVersion.objects.filter(project=project).order_by("aspect", "-version"):
         out.setdefault(v.aspect, []).append(v)
-    return out
+    order = {a: i for i, a in enumerate(AD_ASPECTS)}
+    return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], len(order))))
