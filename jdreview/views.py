@@ -32,7 +32,19 @@ def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
         labeled=Count("id", filter=Q(done_count__gt=0)),
         gold=Count("id", filter=Q(is_gold=True)),
     )
-    return render(request, "project.html", {"project": project, "counts": counts})
+    context = {"project": project, "counts": counts}
+    if request.user.has_perm(PERM_DASHBOARDS):
+        from rewards.audits import gate_for
+        from rewards.charts import tradeoff_svg
+        from rewards.selectors import gate_metrics
+
+        gate = gate_for(project)
+        context["gate"] = gate
+        context["gate_metrics"] = gate_metrics(project)
+        context["chart"] = tradeoff_svg(
+            gate.calibration.get("curve", []), gate.target, gate.thresholds.get("launch")
+        )
+    return render(request, "project.html", context)
 
 
 @require_GET

@@ -34,13 +34,20 @@ def live_ensemble(project: Project) -> tuple[Any, dict[str, ModelVersion]] | Non
     return ensemble, {a: live[a] for a in wanted}
 
 
+def _needs_refs(ensemble: Any) -> bool:
+    return any(ensemble.registry.get(a).uses_reference for a in ensemble.aspects)
+
+
+def _has_ref(item: Item) -> bool:
+    return bool(item.product and item.product.cutout)
+
+
 def _score_items(ensemble: Any, items: list[Item]) -> dict[str, np.ndarray]:
-    refs = [i.product.cutout.path if i.product and i.product.cutout else None for i in items]
-    needs_refs = any(ensemble.registry.get(a).uses_reference for a in ensemble.aspects)
-    if needs_refs and any(r is None for r in refs):
-        missing = next(i.pk for i, r in zip(items, refs) if r is None)
-        raise ValueError(f"item {missing} has no product reference cut-out")
-    return ensemble.score_files([i.image.path for i in items], refs if needs_refs else None)
+    """Per-aspect scores; every item must have a reference cut-out if an aspect needs one
+    (callers set the others aside: a person judges them)."""
+    needs_refs = _needs_refs(ensemble)
+    refs = [i.product.cutout.path for i in items] if needs_refs else None  # type: ignore[union-attr]
+    return ensemble.score_files([i.image.path for i in items], refs)
 
 
 def gate_calibrate(project: Project) -> dict[str, Any]:
@@ -64,6 +71,8 @@ def gate_calibrate(project: Project) -> dict[str, Any]:
         if i in usable and split_for(i, salt=str(project.pk)) == "heldout"
     ]
     items = list(Item.objects.filter(pk__in=held).select_related("product").order_by("pk"))
+    if _needs_refs(ensemble):
+        items = [i for i in items if _has_ref(i)]
     scores = _score_items(ensemble, items) if items else {a: np.zeros(0) for a in versions}
     y = np.array([usable[i.pk] >= 0.5 for i in items], dtype=int)
     calibration = calibrate(scores, y, target=gate.target, delta=1 - gate.confidence)
@@ -75,8 +84,8 @@ def gate_calibrate(project: Project) -> dict[str, Any]:
         "curve": [
             {
                 "threshold": p.threshold,
-                "launched": p.launched,
-                "share": p.share,
+                "launched": p.n_launched,
+                "share": p.share_launched,
                 "usable_rate": p.usable_rate,
                 "lower_bound": p.lower_bound,
                 "passed": p.passed,
@@ -125,8 +134,22 @@ def images_score(
             .select_related("product")
             .order_by("pk")
         )
-        scores = _score_items(ensemble, items)
         rows = []
+        if _needs_refs(ensemble):
+            for item in [i for i in items if not _has_ref(i)]:
+                rows.append(
+                    {
+                        "item_id": item.pk,
+                        "scores": {},
+                        "model_versions": current,
+                        "outcome": Decision.Outcome.REVIEW,
+                        "driver": "",
+                        "reason": "no product reference cut-out: a person must judge it",
+                    }
+                )
+                counts["review"] += 1
+            items = [i for i in items if _has_ref(i)]
+        scores = _score_items(ensemble, items) if items else {}
         for j, item in enumerate(items):
             per = {a: round(float(scores[a][j]), 5) for a in scores}
             d = decide(per, thresholds)
@@ -142,9 +165,9 @@ def images_score(
             )
             counts[d.action] += 1
         decisions_record(project=project, rows=rows, rng=rng)
-        if uncertainty_first:
+        if uncertainty_first and items:
             _prioritise_uncertain(items, scores)
-        counts["scored"] += len(items)
+        counts["scored"] += len(rows)
         if progress:
             progress(counts["scored"] / len(ids), f"{counts['scored']}/{len(ids)} scored")
     return counts

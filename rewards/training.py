@@ -26,7 +26,7 @@ from jdreview.models import Project
 from labeling.models import Annotation, Item
 from labeling.schemas import AD_ASPECTS
 from rewards.models import ModelVersion
-from rewards.registry import model_promote_if_not_worse
+from rewards.registry import PromotionError, check_artifact, model_promote_if_not_worse
 from workers.reporter import json_safe
 
 LABEL_FIELDS = (*AD_ASPECTS, "usable")
@@ -229,7 +229,14 @@ def train_aspects(
                 loss_curve=[round(x, 5) for x in result.loss_curve],
                 job=job,
             )
-        promoted = model_promote_if_not_worse(version=version)
+        try:
+            # Read back what was written before anything else trusts it.
+            check_artifact(version)
+            promoted = model_promote_if_not_worse(version=version)
+        except PromotionError:
+            version.status = ModelVersion.Status.REJECTED
+            version.save(update_fields=["status"])
+            raise
         if reporter:
             auc = metrics.get("auc")
             reporter.log(

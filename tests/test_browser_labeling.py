@@ -78,6 +78,12 @@ def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, p
     for number, (keys, _) in enumerate(PLAN, start=1):
         page.wait_for_function("document.querySelector('#ad-image').complete")
         shown.append(page.get_attribute("#label-form", "data-item"))
+        if number == 3:  # mark the defect with a box: drag across the image
+            box = page.locator("#ad-image").bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
+            page.mouse.up()
         for key in keys:
             page.keyboard.press(key)
         page.wait_for_function(
@@ -99,3 +105,9 @@ def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, p
     assert len(shown) == len(set(shown)) == 5
     assert Annotation.objects.filter(user=annotator, undone=True).count() == 1
     assert all(a.lead_time_ms is not None for a in live)
+    marks = {str(a.item_id): a.marks for a in live}
+    (drawn,) = marks[shown[2]]
+    assert drawn["type"] == "box"
+    assert drawn["w"] == pytest.approx(0.4 * 64, abs=3) and drawn["h"] == pytest.approx(
+        0.3 * 64, abs=3
+    )

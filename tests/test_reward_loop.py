@@ -134,3 +134,29 @@ def test_audit_refuses_bad_input(world_project, ops):
     audit.refresh_from_db()
     assert audit.status == Audit.Status.PENDING
     assert not Annotation.objects.filter(source="audit").exists()
+
+
+def test_corrupt_artifact_fails_the_job_and_keeps_the_live_model(world_project, monkeypatch):
+    project = world_project
+    train_aspects(project=project, aspects=["placement"], epochs=1)
+    live_before = ModelVersion.objects.get(aspect="placement", status="live")
+    import rewards.ml.model as model_module
+
+    real_save = model_module.save
+
+    def corrupting_save(model, folder, metadata=None):  # type: ignore[no-untyped-def]
+        path = real_save(model, folder, metadata)
+        weights = path / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:64])  # as if the disk filled up
+        return path
+
+    monkeypatch.setattr(model_module, "save", corrupting_save)
+    with transaction.atomic():
+        job = job_services.job_create(
+            kind="train_rewards", params={"aspects": ["placement"], "epochs": 1}, project=project
+        )
+    job_services.job_run(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "cannot be loaded" in job.error
+    assert ModelVersion.objects.get(aspect="placement", status="live").pk == live_before.pk
+    assert ModelVersion.objects.get(aspect="placement", version=2).status == "rejected"

@@ -1,4 +1,4 @@
-// Keys for the ops audit page: y / n verdict, 1-3 toggle defective aspects, Enter submits.
+// Keys for the ops audit page: 1-3 toggle defective aspects, y / n decide and submit.
 (function () {
   "use strict";
   document.addEventListener("keydown", (ev) => {
@@ -8,12 +8,12 @@
     const key = ev.key.toLowerCase();
     if (key === "enter") { ev.preventDefault(); form.requestSubmit(); return; }
     const radio = form.querySelector(`input[type=radio][data-key="${key}"]`);
-    if (radio) { radio.checked = true; return; }
+    // One key decides: y (usable) or n (not usable, with the aspects marked by 1-3, or
+    // else the aspect that drove the gate's decision).
+    if (radio) { radio.checked = true; form.requestSubmit(); return; }
     const box = form.querySelector(`input[type=checkbox][data-key="${key}"]`);
     if (box) {
       box.checked = !box.checked;
-      const no = form.querySelector('input[value="unusable"]');
-      if (box.checked && no) no.checked = true;
     }
   });
 })();

@@ -53,22 +53,46 @@
     stage.querySelectorAll(".mark").forEach((m) => m.remove());
     const scale = img.clientWidth / img.naturalWidth;
     for (const m of marks) {
-      const dot = document.createElement("span");
-      dot.className = "mark";
-      dot.style.left = `${m.x * scale}px`;
-      dot.style.top = `${m.y * scale}px`;
-      stage.appendChild(dot);
+      const el = document.createElement("span");
+      el.className = m.type === "box" ? "mark box" : "mark";
+      el.style.left = `${m.x * scale}px`;
+      el.style.top = `${m.y * scale}px`;
+      if (m.type === "box") {
+        el.style.width = `${m.w * scale}px`;
+        el.style.height = `${m.h * scale}px`;
+      }
+      stage.appendChild(el);
     }
     document.getElementById("marks").value = JSON.stringify(marks);
   }
 
-  document.addEventListener("click", (ev) => {
-    const img = ev.target.closest && ev.target.closest("#ad-image");
-    if (!img) return;
+  // Click the image for a point, drag for a box; both in image pixels.
+  let dragStart = null;
+  function toImage(img, ev) {
     const rect = img.getBoundingClientRect();
     const scale = img.naturalWidth / rect.width;
-    marks.push({ type: "point", x: Math.round((ev.clientX - rect.left) * scale),
-                 y: Math.round((ev.clientY - rect.top) * scale) });
+    const clamp = (v, hi) => Math.max(0, Math.min(hi, Math.round(v)));
+    return { x: clamp((ev.clientX - rect.left) * scale, img.naturalWidth),
+             y: clamp((ev.clientY - rect.top) * scale, img.naturalHeight) };
+  }
+  document.addEventListener("mousedown", (ev) => {
+    const img = ev.target.closest && ev.target.closest("#ad-image");
+    if (!img) return;
+    ev.preventDefault();
+    dragStart = toImage(img, ev);
+  });
+  document.addEventListener("mouseup", (ev) => {
+    const img = document.getElementById("ad-image");
+    if (!dragStart || !img) return;
+    const end = toImage(img, ev);
+    const w = Math.abs(end.x - dragStart.x), h = Math.abs(end.y - dragStart.y);
+    if (w < 4 && h < 4) {
+      marks.push({ type: "point", x: dragStart.x, y: dragStart.y });
+    } else {
+      marks.push({ type: "box", x: Math.min(end.x, dragStart.x), y: Math.min(end.y, dragStart.y),
+                   w, h });
+    }
+    dragStart = null;
     drawMarks();
   });
 

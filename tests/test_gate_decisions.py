@@ -1,0 +1,128 @@
+"""The gate on a seeded set of images with known truth: calibration on held-out labels,
+decisions that meet the target on ground truth, audits sampled at their rates, and the
+trade-off curve on the page. The scorer is a stand-in with known quality, so the test is
+about the gate and its bookkeeping, not about how well a CNN trained."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from labeling.models import Annotation, Item
+from rewards import scoring
+from rewards.ml.aspects import AspectRegistry, AspectSpec
+from rewards.models import Audit, Decision, ModelVersion
+from rewards.selectors import gate_metrics
+from tests.factories import ItemFactory
+
+pytestmark = [pytest.mark.django_db]
+ASPECTS = ("shape", "placement", "color")
+
+
+class StandInEnsemble:
+    """Scores each image from its truth plus noise: a decent but imperfect model."""
+
+    # Image-only aspects: the stand-in needs no product reference cut-outs.
+    registry = AspectRegistry([AspectSpec(a) for a in ASPECTS])
+    aspects = list(ASPECTS)
+
+    def __init__(self, by_path: dict[str, dict[str, bool]], seed: int = 0) -> None:
+        self.by_path = by_path
+        self.rng = np.random.default_rng(seed)
+
+    def score_files(self, paths, refs=None):  # type: ignore[no-untyped-def]
+        out = {}
+        for a in ASPECTS:
+            ok = np.array([self.by_path[p][a] for p in paths], dtype=float)
+            noisy = 0.15 + 0.7 * ok + self.rng.normal(0, 0.12, len(paths))
+            out[a] = np.clip(noisy, 0.001, 0.999)
+        return out
+
+
+@pytest.fixture
+def scored_world(project, annotator, monkeypatch):  # type: ignore[no-untyped-def]
+    rng = random.Random(3)
+    truths = {}
+    for _ in range(1500):
+        aspects = {a: rng.random() > 0.12 for a in ASPECTS}
+        item = ItemFactory(
+            project=project,
+            product=None,
+            truth={
+                "aspects": {
+                    a: {"defect": None if ok else "x", "severity": 0.5} for a, ok in aspects.items()
+                },
+                "usable": all(aspects.values()),
+            },
+        )
+        truths[item.image.path] = aspects
+        values = {a: "ok" if ok else "defect" for a, ok in aspects.items()}
+        values["usable"] = "yes" if all(aspects.values()) else "no"
+        Annotation.objects.create(item=item, project=project, user=annotator, values=values)
+    fake = StandInEnsemble(truths)
+    versions = {
+        a: ModelVersion.objects.create(
+            project=project, aspect=a, version=1, status="live", artifact="-"
+        )
+        for a in ASPECTS
+    }
+    monkeypatch.setattr(scoring, "live_ensemble", lambda p: (fake, versions))
+    return project
+
+
+def test_gate_meets_its_target_on_ground_truth(scored_world, manager):
+    project = scored_world
+    gate = scoring.gate_for(project)
+    gate.target, gate.audit_launched_rate, gate.audit_other_rate = 0.95, 0.2, 0.1
+    gate.save()
+    result = scoring.gate_calibrate(project)
+    assert result["calibrated"] and result["launch_threshold"] is not None
+    counts = scoring.images_score(project, seed=1)
+    assert counts["scored"] == 1500 and counts["launch"] > 300
+    launched = Item.objects.filter(decision__outcome=Decision.Outcome.LAUNCH)
+    usable = sum(bool(i.truth["usable"]) for i in launched)
+    assert usable / launched.count() >= 0.95
+    # Launched and rejected images left the annotators' queue; review ones are at its front.
+    assert not launched.filter(queued=True, done_count=0).exists()
+    # Audits were drawn at the configured rates (binomial, wide bounds).
+    n_audit_launch = Audit.objects.filter(outcome="launch").count()
+    assert 0.1 * counts["launch"] < n_audit_launch < 0.3 * counts["launch"]
+    # The page shows the curve with the gate's point.
+    client = Client()
+    client.force_login(manager)
+    page = client.get(reverse("rewards:models", args=[project.pk])).content.decode()
+    assert "<polyline" in page and 'class="gate"' in page
+
+
+def test_audit_based_estimates_on_the_dashboard(scored_world, ops, manager):
+    project = scored_world
+    gate = scoring.gate_for(project)
+    gate.target, gate.audit_launched_rate, gate.audit_other_rate = 0.95, 0.3, 0.3
+    gate.save()
+    scoring.gate_calibrate(project)
+    scoring.images_score(project, seed=2)
+    from rewards.audits import audit_next, audit_submit
+
+    while (audit := audit_next(project=project, user=ops)) is not None:
+        truth = audit.item.truth
+        audit_submit(
+            audit_id=audit.pk,
+            user=ops,
+            usable=bool(truth["usable"]),
+            defects=[a for a in ASPECTS if truth["aspects"][a]["defect"]],
+        )
+    m = gate_metrics(project)
+    launched = Item.objects.filter(decision__outcome="launch")
+    true_rate = sum(bool(i.truth["usable"]) for i in launched) / launched.count()
+    assert m.usable_launched.low <= true_rate <= m.usable_launched.high
+    usable_all = sum(bool(i.truth["usable"]) for i in Item.objects.all())
+    true_recall = sum(bool(i.truth["usable"]) for i in launched) / usable_all
+    assert m.recall.low - 0.05 <= true_recall <= m.recall.high + 0.05
+    client = Client()
+    client.force_login(manager)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "Usable among launched" in page and "n=" in page
