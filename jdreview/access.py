@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
@@ -19,7 +19,7 @@ PERM_MESSAGES = {
 }
 
 
-def projects_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+def projects_for(user: User | AnonymousUser) -> QuerySet[Project]:
     if not user.is_authenticated:
         return Project.objects.none()
     if is_admin(user):
@@ -27,13 +27,13 @@ def projects_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
     return Project.objects.filter(membership__user=user)
 
 
-def require_perm(user: AbstractBaseUser | AnonymousUser, perm: str) -> None:
+def require_perm(user: User | AnonymousUser, perm: str) -> None:
     if not user.is_authenticated or not user.has_perm(perm):
         raise PermissionDenied(PERM_MESSAGES.get(perm, "not allowed"))
 
 
 def project_for(
-    user: AbstractBaseUser | AnonymousUser, project_id: int | str, perm: str | None = None
+    user: User | AnonymousUser, project_id: int | str, perm: str | None = None
 ) -> Project:
     """The project, if this person is a member (and their role has ``perm``).
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 
 
 class Role(StrEnum):
@@ -51,7 +51,7 @@ def ensure_role_groups() -> dict[Role, Group]:
     return groups
 
 
-def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+def user_roles(user: User | AnonymousUser) -> set[str]:
     if not user.is_authenticated:
         return set()
     names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
@@ -60,7 +60,7 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
     return names
 
 
-def is_admin(user: AbstractBaseUser | AnonymousUser) -> bool:
+def is_admin(user: User | AnonymousUser) -> bool:
     return user.is_authenticated and (
         user.is_superuser or Role.ADMIN.value in user_roles(user)  # type: ignore[union-attr]
     )

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from jdreview.access import project_for, projects_for, require_perm
+from jdreview.http import AuthedHttpRequest
 from jdreview.roles import PERM_DASHBOARDS, user_roles
 from labeling import stats
 
 
 @require_GET
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedHttpRequest) -> HttpResponse:
     projects = projects_for(request.user).annotate(
         n_items=Count("items", distinct=True),
         n_open=Count("items", filter=Q(items__done_count=0), distinct=True),
@@ -25,7 +26,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id)
     counts = project.items.aggregate(
         items=Count("id"),
@@ -49,7 +50,7 @@ def project_page(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def project_stats(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_stats(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_DASHBOARDS)
     return render(
         request,
@@ -64,7 +65,7 @@ def project_stats(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     require_perm(request.user, PERM_DASHBOARDS)
     from rewards import selectors as reward_selectors
 

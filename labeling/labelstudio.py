@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from jdreview.models import Project
@@ -51,7 +51,7 @@ def _values_from_result(result: Any, where: str) -> dict[str, str]:
 
 
 def labelstudio_import(
-    *, project: Project, tasks: Any, files: Mapping[str, bytes], user: AbstractBaseUser
+    *, project: Project, tasks: Any, files: Mapping[str, bytes], user: User
 ) -> tuple[list[Item], int]:
     """Create items (and their annotations, attributed to the importing user) from Label
     Studio tasks. All-or-nothing; returns (items, number of annotations)."""

@@ -10,7 +10,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -36,9 +36,7 @@ def _skip_locked() -> bool:
     return connection.features.has_select_for_update_skip_locked
 
 
-def task_next(
-    *, project: Project, user: AbstractBaseUser, now: datetime | None = None
-) -> Assignment | None:
+def task_next(*, project: Project, user: User, now: datetime | None = None) -> Assignment | None:
     """The item this person should label next in this project, or None when done.
 
     An item already held by the person (not yet submitted, or re-opened by undo) comes
@@ -62,9 +60,7 @@ def task_next(
     return _claim(project=project, user=user, now=now, gold=False)
 
 
-def task_upcoming(
-    *, project: Project, user: AbstractBaseUser, current: Assignment
-) -> Assignment | None:
+def task_upcoming(*, project: Project, user: User, current: Assignment) -> Assignment | None:
     """A second item held for this person, so the page can preload its image while they
     work on ``current``. It is an ordinary hold: it expires like any other."""
     now = timezone.now()
@@ -78,9 +74,7 @@ def task_upcoming(
     return held or _claim(project=project, user=user, now=now, gold=False)
 
 
-def _claim(
-    *, project: Project, user: AbstractBaseUser, now: datetime, gold: bool
-) -> Assignment | None:
+def _claim(*, project: Project, user: User, now: datetime, gold: bool) -> Assignment | None:
     seen = Assignment.objects.filter(item=OuterRef("pk"), user=user).exclude(
         status=Assignment.Status.EXPIRED
     )
@@ -157,7 +151,7 @@ def assignments_expire(*, project: Project, now: datetime | None = None) -> int:
 def annotation_submit(
     *,
     assignment_id: int,
-    user: AbstractBaseUser,
+    user: User,
     values: Any,
     marks: Any = None,
     reason: Any = "",
@@ -220,7 +214,7 @@ def annotation_submit(
     return annotation, True
 
 
-def task_skip(*, assignment_id: int, user: AbstractBaseUser) -> None:
+def task_skip(*, assignment_id: int, user: User) -> None:
     """Give an item back without labeling it; this person will not be offered it again."""
     with transaction.atomic():
         assignment = (
@@ -242,7 +236,7 @@ def task_skip(*, assignment_id: int, user: AbstractBaseUser) -> None:
             Item.objects.filter(pk=assignment.item_id, claims__gt=0).update(claims=F("claims") - 1)
 
 
-def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Annotation | None:
+def annotation_undo(*, project: Project, user: User) -> Annotation | None:
     """Take back this person's last submission in the project and put the item back in
     front of them. The annotation row is kept, marked undone, for the record."""
     now = timezone.now()
@@ -271,7 +265,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> Annotation |
 
 
 def annotation_record(
-    *, item: Item, user: AbstractBaseUser, values: Any, source: str, reason: Any = ""
+    *, item: Item, user: User, values: Any, source: str, reason: Any = ""
 ) -> Annotation:
     """Store a label that did not come through the queue (an ops audit verdict, say).
 

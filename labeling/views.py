@@ -10,13 +10,13 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from jdreview.access import project_for
+from jdreview.http import AuthedHttpRequest
 from jdreview.models import Project
 from jdreview.roles import PERM_LABEL
 from labeling import services
@@ -24,12 +24,11 @@ from labeling.models import Assignment
 from labeling.schemas import AD_IMAGE_FIELDS, AnnotationError
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
 def _task_context(
-    request: HttpRequest, project: Project, error: str = "", values: dict[str, str] | None = None
+    request: AuthedHttpRequest,
+    project: Project,
+    error: str = "",
+    values: dict[str, str] | None = None,
 ) -> dict:
     assignment = services.task_next(project=project, user=request.user)
     upcoming = (
@@ -51,7 +50,7 @@ def _task_context(
 
 
 def _render_task(
-    request: HtmxHttpRequest,
+    request: AuthedHttpRequest,
     project: Project,
     *,
     error: str = "",
@@ -67,14 +66,14 @@ def _render_task(
 
 @require_GET
 @login_required
-def label_page(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+def label_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_LABEL)
     return _render_task(request, project)
 
 
 @require_POST
 @login_required
-def label_submit(request: HtmxHttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+def label_submit(request: AuthedHttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_LABEL)
     values = {f.name: request.POST.get(f.name, "") for f in AD_IMAGE_FIELDS}
     try:
@@ -100,7 +99,7 @@ def label_submit(request: HtmxHttpRequest, project_id: int, assignment_id: int) 
 
 @require_POST
 @login_required
-def label_skip(request: HtmxHttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
+def label_skip(request: AuthedHttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_LABEL)
     try:
         services.task_skip(assignment_id=assignment_id, user=request.user)
@@ -113,7 +112,7 @@ def label_skip(request: HtmxHttpRequest, project_id: int, assignment_id: int) ->
 
 @require_POST
 @login_required
-def label_undo(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+def label_undo(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_LABEL)
     undone = services.annotation_undo(project=project, user=request.user)
     if undone is None:

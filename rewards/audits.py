@@ -11,7 +11,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -78,7 +78,7 @@ def decisions_record(
     return decisions
 
 
-def audit_next(*, project: Project, user: AbstractBaseUser) -> Audit | None:
+def audit_next(*, project: Project, user: User) -> Audit | None:
     """The next pending audit for this ops reviewer, held for them for a few minutes."""
     now = timezone.now()
     mine = (
@@ -111,7 +111,7 @@ def audit_next(*, project: Project, user: AbstractBaseUser) -> Audit | None:
 
 
 def audit_submit(
-    *, audit_id: int, user: AbstractBaseUser, usable: bool, defects: list[str] | None = None
+    *, audit_id: int, user: User, usable: bool, defects: list[str] | None = None
 ) -> Audit:
     """Record an ops verdict. ``defects`` names the aspects at fault when not usable.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -55,7 +55,7 @@ def is_not_worse(candidate: ModelVersion, live: ModelVersion | None) -> bool:
 
 
 def model_promote(
-    *, version: ModelVersion, user: AbstractBaseUser | None = None, note: str = ""
+    *, version: ModelVersion, user: User | None = None, note: str = ""
 ) -> ModelVersion:
     """Make ``version`` the live model of its aspect; the previous live one is retired."""
     check_artifact(version)
@@ -97,9 +97,7 @@ def model_promote_if_not_worse(*, version: ModelVersion) -> bool:
     return True
 
 
-def model_rollback(
-    *, project: Project, aspect: str, user: AbstractBaseUser | None = None
-) -> ModelVersion:
+def model_rollback(*, project: Project, aspect: str, user: User | None = None) -> ModelVersion:
     """Put the most recent earlier version of the aspect back live."""
     live = live_versions(project).get(aspect)
     earlier = ModelVersion.objects.filter(

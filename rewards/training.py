@@ -15,6 +15,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,8 @@ class Snapshot:
     """Combined labels of one project at one moment."""
 
     item_ids: list[int]
-    targets: dict[str, dict[int, float]]  # field → item → P(ok / usable)
-    weights: dict[str, dict[int, float]]
+    targets: dict[str, dict[Any, float]]  # field → item id → P(ok / usable)
+    weights: dict[str, dict[Any, float]]
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -64,7 +65,7 @@ def training_snapshot(project: Project, *, method: str = "dawid_skene") -> Snaps
                 labels.append(Label(item_id, user_id, f, 1))
             elif v in ("defect", "no"):
                 labels.append(Label(item_id, user_id, f, 0))
-    gold = {}
+    gold: dict[tuple[Hashable, str], int] = {}
     for item_id, answer in Item.objects.filter(project=project, is_gold=True).values_list(
         "pk", "gold_answer"
     ):
@@ -188,7 +189,7 @@ def train_aspects(
         if spec.uses_reference:
             bank, index = _reference_bank(usable_items, spec.ref_input_size, spec.reference)
             refs = (torch.from_numpy(bank), torch.from_numpy(index))
-        config = TrainConfig(**({"epochs": epochs} if epochs else {}))
+        config = TrainConfig(epochs=epochs) if epochs else TrainConfig()
 
         def progress(fraction: float, loss: float, n: int = n, aspect: str = aspect) -> None:
             if reporter:

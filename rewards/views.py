@@ -6,12 +6,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from jdreview.access import project_for
+from jdreview.http import AuthedHttpRequest
 from jdreview.roles import PERM_AUDIT, PERM_MODELS
 from labeling.schemas import AD_ASPECTS
 from labeling.services import QueueError
@@ -24,7 +25,7 @@ from workers.services import job_create
 
 @require_GET
 @login_required
-def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
+def models_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
     gate = audits.gate_for(project)
     return render(
@@ -45,7 +46,7 @@ def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def model_action(request: HttpRequest, project_id: int) -> HttpResponse:
+def model_action(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
     action = request.POST.get("action", "")
     back = redirect(reverse("rewards:models", args=[project.pk]))
@@ -82,13 +83,13 @@ def model_action(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def audit_page(request: HttpRequest, project_id: int) -> HttpResponse:
+def audit_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_AUDIT)
     return _render_audit(request, project)
 
 
 def _render_audit(
-    request: HttpRequest,
+    request: AuthedHttpRequest,
     project,
     error: str = "",  # type: ignore[no-untyped-def]
     status: int = 200,
@@ -109,7 +110,7 @@ def _render_audit(
 
 @require_POST
 @login_required
-def audit_submit(request: HttpRequest, project_id: int, audit_id: int) -> HttpResponse:
+def audit_submit(request: AuthedHttpRequest, project_id: int, audit_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_AUDIT)
     verdict = request.POST.get("verdict")
     if verdict not in ("usable", "unusable"):

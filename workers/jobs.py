@@ -24,5 +24,5 @@ def run_worker_check(job, reporter) -> dict[str, Any]:  # type: ignore[no-untype
 def run_worker_check_gpu(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     import torch
 
-    result = run_worker_check(job, reporter)
+    result = run_worker_check(job, reporter) or {}
     return {**result, "cuda": torch.cuda.is_available()}

@@ -40,12 +40,11 @@ def clean_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             clean[name] = params[name]
     for name, options in LISTS.get(kind, {}).items():
         if name in params:
-            value = params[name]
-            if isinstance(value, str):
-                value = [v for v in value.split(",") if v]
-            if not isinstance(value, list) or not value or not set(value) <= set(options):
+            raw = params[name]
+            items = [v for v in raw.split(",") if v] if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not items or not set(items) <= set(options):
                 raise ParamError(f"{name} must be a list drawn from {', '.join(options)}")
-            clean[name] = value
+            clean[name] = items
     for name in FLAGS.get(kind, ()):
         if name in params:
             clean[name] = params[name] in (True, "1", "true", "on", 1)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -25,7 +25,7 @@ def job_create(
     kind: str,
     params: dict[str, Any],
     project: Project | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> Job:
     """Create a queued job and enqueue it once the surrounding transaction commits."""
     job_kind = get_kind(kind)

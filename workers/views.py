@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from jdreview.access import project_for, projects_for, require_perm
+from jdreview.http import AuthedHttpRequest
 from jdreview.roles import PERM_MODELS
 from workers import services
 from workers.models import Job
@@ -23,7 +24,7 @@ STARTABLE = {
 }
 
 
-def _job_for(request: HttpRequest, job_id: int) -> Job:
+def _job_for(request: AuthedHttpRequest, job_id: int) -> Job:
     require_perm(request.user, PERM_MODELS)
     job = Job.objects.filter(pk=job_id, project__in=projects_for(request.user)).first()
     if job is None:
@@ -33,21 +34,21 @@ def _job_for(request: HttpRequest, job_id: int) -> Job:
 
 @require_GET
 @login_required
-def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_page(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
     services.jobs_reap_stale()
     return render(request, "workers/job.html", {"job": _job_for(request, job_id)})
 
 
 @require_GET
 @login_required
-def job_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_progress(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
     services.jobs_reap_stale()
     return render(request, "workers/_progress.html", {"job": _job_for(request, job_id)})
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def project_jobs(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_jobs(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
     error = ""
     if request.method == "POST":
