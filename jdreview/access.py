@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from jdreview.models import Project
-from jdreview.roles import is_admin
+from jdreview.roles import has_perm, is_admin
 
 PERM_MESSAGES = {
     "jdreview.label_items": "your role cannot label items",
@@ -28,7 +28,7 @@ def projects_for(user: User | AnonymousUser) -> QuerySet[Project]:
 
 
 def require_perm(user: User | AnonymousUser, perm: str) -> None:
-    if not user.is_authenticated or not user.has_perm(perm):
+    if not has_perm(user, perm):
         raise PermissionDenied(PERM_MESSAGES.get(perm, "not allowed"))
 
 

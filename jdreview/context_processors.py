@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from jdreview.roles import PERM_AUDIT, PERM_DASHBOARDS, PERM_DATA, PERM_LABEL, PERM_MODELS
+from jdreview.roles import PERM_AUDIT, PERM_DASHBOARDS, PERM_DATA, PERM_LABEL, PERM_MODELS, has_perm
 
 
 def roles(request: HttpRequest) -> dict[str, Any]:
@@ -13,10 +13,10 @@ def roles(request: HttpRequest) -> dict[str, Any]:
         return {}
     return {
         "can": {
-            "label": user.has_perm(PERM_LABEL),
-            "audit": user.has_perm(PERM_AUDIT),
-            "dashboards": user.has_perm(PERM_DASHBOARDS),
-            "models": user.has_perm(PERM_MODELS),
-            "data": user.has_perm(PERM_DATA),
+            "label": has_perm(user, PERM_LABEL),
+            "audit": has_perm(user, PERM_AUDIT),
+            "dashboards": has_perm(user, PERM_DASHBOARDS),
+            "models": has_perm(user, PERM_MODELS),
+            "data": has_perm(user, PERM_DATA),
         }
     }

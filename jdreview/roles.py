@@ -6,6 +6,7 @@ dashboards and runs models but does not label; an admin does everything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from django.contrib.auth.models import AnonymousUser, Group, Permission, User
@@ -51,16 +52,48 @@ def ensure_role_groups() -> dict[Role, Group]:
     return groups
 
 
-def user_roles(user: User | AnonymousUser) -> set[str]:
+@dataclass(frozen=True)
+class Access:
+    roles: frozenset[str]
+    perms: frozenset[str]  # "jdreview.<codename>"
+
+
+ALL_PERMS = frozenset(f"jdreview.{c}" for codes in ROLE_PERMISSIONS.values() for c in codes)
+_ACCESS_ATTR = "_jdreview_access"
+
+
+def access_of(user: User | AnonymousUser) -> Access:
+    """The person's roles and project permissions, from their role groups, in one query.
+
+    Memoised on the user object, i.e. for one request: every view and endpoint asks
+    several times (pages, menus, the project lookup), and this is on the queue's hot path.
+    Permissions come from role groups only; a superuser has them all.
+    """
     if not user.is_authenticated:
-        return set()
-    names = {g.name for g in user.groups.all()}  # type: ignore[attr-defined]
-    if user.is_superuser:  # type: ignore[union-attr]
-        names.add(Role.ADMIN.value)
-    return names
+        return Access(frozenset(), frozenset())
+    cached = getattr(user, _ACCESS_ATTR, None)
+    if cached is not None:
+        return cached
+    rows = Group.objects.filter(user=user).values_list(
+        "name", "permissions__content_type__app_label", "permissions__codename"
+    )
+    roles = {name for name, _, _ in rows}
+    perms = {f"{app}.{code}" for _, app, code in rows if app and code}
+    if user.is_superuser:
+        roles.add(Role.ADMIN.value)
+        perms |= ALL_PERMS
+    access = Access(frozenset(roles), frozenset(perms))
+    setattr(user, _ACCESS_ATTR, access)
+    return access
+
+
+def has_perm(user: User | AnonymousUser, perm: str) -> bool:
+    return perm in access_of(user).perms
+
+
+def user_roles(user: User | AnonymousUser) -> set[str]:
+    return set(access_of(user).roles)
 
 
 def is_admin(user: User | AnonymousUser) -> bool:
-    return user.is_authenticated and (
-        user.is_superuser or Role.ADMIN.value in user_roles(user)  # type: ignore[union-attr]
-    )
+    return Role.ADMIN.value in access_of(user).roles

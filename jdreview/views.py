@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from jdreview.access import project_for, projects_for, require_perm
 from jdreview.http import AuthedHttpRequest
-from jdreview.roles import PERM_DASHBOARDS, user_roles
+from jdreview.roles import PERM_DASHBOARDS, has_perm, user_roles
 from labeling import stats
 
 
@@ -34,7 +34,7 @@ def project_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         gold=Count("id", filter=Q(is_gold=True)),
     )
     context = {"project": project, "counts": counts}
-    if request.user.has_perm(PERM_DASHBOARDS):
+    if has_perm(request.user, PERM_DASHBOARDS):
         from rewards.audits import gate_for
         from rewards.charts import tradeoff_svg
         from rewards.selectors import gate_metrics

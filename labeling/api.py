@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from jdreview.access import project_for, projects_for, require_perm
 from jdreview.models import Project
-from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_LABEL, is_admin
+from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_LABEL, has_perm, is_admin
 from labeling import exports, services
 from labeling.items import (
     ImportError_,
@@ -227,7 +227,7 @@ class AnnotationListView(ListAPIView):
     def get_queryset(self) -> QuerySet[Annotation]:
         user = self.request.user
         qs = Annotation.objects.filter(project__in=projects_for(user), undone=False)
-        if not user.has_perm(PERM_DASHBOARDS):
+        if not has_perm(user, PERM_DASHBOARDS):
             qs = qs.filter(user=user)
         p = self.request.query_params
         try:

@@ -7,6 +7,7 @@ API and the simulated reviewers all call them.
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,11 @@ from labeling.schemas import (
 
 _rng = random.Random()
 EXPIRE_BATCH = 200
+# Expired holds are swept at most this often per project and process: the sweep is a
+# query on every next-task otherwise, and an abandoned item coming back a few seconds
+# later than its expiry changes nothing for anyone.
+EXPIRE_SWEEP_EVERY_S = 5.0
+_last_sweep: dict[int, float] = {}
 
 
 class QueueError(Exception):
@@ -43,8 +49,11 @@ def task_next(*, project: Project, user: User, now: datetime | None = None) -> A
     first, so asking twice gives the same item. Otherwise a gold item (with probability
     ``project.gold_share``) or the next unlabeled item is claimed.
     """
+    sweep_at = time.monotonic()
+    if now is not None or sweep_at - _last_sweep.get(project.pk, -1e9) >= EXPIRE_SWEEP_EVERY_S:
+        _last_sweep[project.pk] = sweep_at
+        assignments_expire(project=project, now=now)
     now = now or timezone.now()
-    assignments_expire(project=project, now=now)
     current = (
         Assignment.objects.select_related("item")
         .filter(user=user, project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now)

@@ -135,3 +135,31 @@ def test_queue_ends_when_everything_is_labeled(project, annotator, items):
         label(project, annotator)
     assert services.task_next(project=project, user=annotator) is None
     assert set(Item.objects.values_list("done_count", flat=True)) == {1}
+
+
+def test_own_expired_hold_is_taken_up_again(project, annotator):
+    only = ItemFactory(project=project)
+    first = services.task_next(project=project, user=annotator)
+    later = timezone.now() + timedelta(seconds=project.assignment_ttl_s + 1)
+    again = services.task_next(project=project, user=annotator, now=later)
+    assert again.pk == first.pk and again.item_id == only.pk
+    assert again.status == Assignment.Status.ACTIVE
+    assert Item.objects.get(pk=only.pk).claims == 1
+    services.annotation_submit(assignment_id=again.pk, user=annotator, values=GOOD)
+    assert Annotation.objects.filter(item=only).count() == 1
+
+
+def test_each_request_checks_roles_with_few_queries(
+    project, annotator, items, api, django_assert_max_num_queries
+):
+    from django.urls import reverse
+
+    client = api(annotator)
+    client.get(reverse("api-next", args=[project.pk]))  # warm: sweep, first claim
+    task = services.task_next(project=project, user=annotator)
+    # token + roles + (savepoint) lock task + insert + 2 updates (+ release)
+    with django_assert_max_num_queries(8):
+        client.post(reverse("api-submit", args=[task.pk]), {"values": GOOD}, format="json")
+    # token + roles + project + held? + (savepoint) pick + claim + insert (+ savepoints)
+    with django_assert_max_num_queries(11):
+        client.get(reverse("api-next", args=[project.pk]))
