@@ -1,0 +1,50 @@
+"""Evaluate a policy on held-out tasks: end-to-end success, local step score, pass^k.
+
+Both scores come from the world's oracle (goal check, ground-truth step labels), never from
+the learned scorers the policies were trained against, so reward hacking shows up here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rewards.agents.scoring import local_score, pass_k_over_tasks
+from workers.pipelines.agents.policy import rollout
+from workers.pipelines.agents.world import Task, World, goal_reached
+
+__all__ = ["evaluate_policy"]
+
+
+def evaluate_policy(
+    model: Any,
+    tok: Any,
+    world: World,
+    tasks: list[Task],
+    *,
+    n_runs: int = 3,
+    temperature: float = 0.7,
+    seed: int = 500,
+) -> dict[str, float]:
+    """{"e2e", "local", "pass^1", "pass^n"} over `n_runs` sampled runs of every task.
+
+    Sampled, not greedy: a policy is judged by the actions it actually takes, and pass^k over
+    sampled runs (each with its own tool weather) shows how reliably it takes the right ones.
+    """
+    runs: dict[str, list[bool]] = {t.task_id: [] for t in tasks}
+    local = []
+    for r in range(n_runs):
+        traces = rollout(
+            model, tok, world, tasks, seed=seed + r, greedy=False, temperature=temperature
+        )
+        for tr in traces:
+            runs[tr.task.task_id].append(goal_reached(tr.task, tr.state))
+            local.append(local_score(tr.labels))
+    out = {
+        "e2e": float(np.mean([x for v in runs.values() for x in v])),
+        "local": float(np.mean(local)),
+    }
+    for k in sorted({1, n_runs}):
+        out[f"pass^{k}"] = pass_k_over_tasks(runs, k)
+    return out

@@ -1,0 +1,317 @@
+"""Implicit vs explicit reward: DPO on preference pairs, or a reward model + GRPO.
+
+Preference pairs come from traces ranked by the scorers (end-to-end outcome, then the
+local score from execution detection and the step judge). Two runs of the same task, in
+the same tool weather, one careful and one with a planted flaw, share their steps up to
+the flaw; the pair is the context there plus each run's next action, the better-scored
+run's action as `chosen`. Training on the first divergent action is process supervision:
+the credit goes to the step that made the difference.
+
+Why GRPO and not PPO: TRL 1.16 ships no PPOTrainer (the last was trl 1.12's experimental
+one, which also wants a value model); GRPO needs no value model, takes a Python reward
+function, and with groups of sampled actions per context it is the cheap on-CPU choice.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers import GPT2ForSequenceClassification, TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+
+from rewards.agents.scoring import score_trace
+from workers.pipelines.agents.policy import (
+    EOS,
+    action_text,
+    detokenize,
+    parse_action,
+    render_context,
+)
+from workers.pipelines.agents.scripted import FLAWS, GIVE_UP, run_scripted
+from workers.pipelines.agents.tools import schema_errors
+from workers.pipelines.agents.trace import Trace
+from workers.pipelines.agents.world import Task, World
+
+__all__ = [
+    "DPOStageConfig",
+    "GRPOStageConfig",
+    "RewardStageConfig",
+    "preference_pairs",
+    "reward_function",
+    "train_dpo",
+    "train_grpo",
+    "train_reward_model",
+]
+
+Progress = Callable[[float, dict], None]
+
+
+def _next_action(trace: Trace, i: int) -> str:
+    before = trace.steps[:i]
+    if i < len(trace.steps):
+        s = trace.steps[i]
+        return f" {action_text(trace.instruction, before, s.call.name, s.call.arguments)} {EOS}"
+    answer = trace.state.answer or GIVE_UP
+    return f" {action_text(trace.instruction, before, 'final', answer)} {EOS}"
+
+
+def _divergence(a: Trace, b: Trace) -> int:
+    i = 0
+    while i < min(len(a.steps), len(b.steps)):
+        sa, sb = a.steps[i], b.steps[i]
+        if (sa.call.name, sa.call.arguments, sa.observation) != (
+            sb.call.name,
+            sb.call.arguments,
+            sb.observation,
+        ):
+            break
+        i += 1
+    return i
+
+
+def preference_pairs(
+    world: World, tasks: list[Task], judge: Any, *, per_task: int = 1, seed: int = 0
+) -> list[dict[str, str]]:
+    """{"prompt", "chosen", "rejected"} records ranked by the scorers (not by the oracle)."""
+    rng = random.Random(seed)
+    pairs = []
+    for n, task in enumerate(tasks):
+        for r in range(per_task):
+            flaw = rng.choice(FLAWS)
+            run_seed = seed * 1_000_003 + n * 31 + r
+            bad = run_scripted(world, task, flaw=flaw, seed=run_seed)
+            if bad.meta["planted_step"] is None:
+                continue
+            good = run_scripted(world, task, flaw=flaw, seed=run_seed, good_twin=True)
+            s_good, s_bad = score_trace(good, judge).total, score_trace(bad, judge).total
+            if s_good == s_bad:
+                continue  # the scorers cannot tell them apart: no preference to learn
+            better, worse = (good, bad) if s_good > s_bad else (bad, good)
+            i = _divergence(better, worse)
+            chosen, rejected = _next_action(better, i), _next_action(worse, i)
+            if chosen != rejected:
+                prompt = render_context(task.instruction, better.steps[:i])
+                pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+    return pairs
+
+
+class _ProgressCallback(TrainerCallback):
+    def __init__(self, progress: Progress | None, stage: str) -> None:
+        self.progress, self.stage = progress, stage
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress and logs:
+            keep = ("loss", "reward", "accuracy", "margin", "kl", "rewards/reward_model/mean")
+            metrics = {
+                f"{self.stage}_{k}": v
+                for k, v in logs.items()
+                if isinstance(v, float) and k in keep
+            }
+            self.progress(state.global_step / max(1, state.max_steps), metrics)
+
+
+def _common_args(cfg: Any, out_dir: Path) -> dict[str, Any]:
+    return {
+        "output_dir": str(out_dir),
+        "max_steps": cfg.steps,
+        "per_device_train_batch_size": cfg.batch_size,
+        "learning_rate": cfg.lr,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": [],
+        "bf16": False,
+        "gradient_checkpointing": False,  # tiny models: recomputation costs more than it saves
+        "use_cpu": not torch.cuda.is_available(),
+        "seed": cfg.seed,
+        "disable_tqdm": True,
+    }
+
+
+def _losses(trainer: Any) -> list[float]:
+    return [h["loss"] for h in trainer.state.log_history if "loss" in h]
+
+
+@dataclass
+class DPOStageConfig:
+    steps: int = 60
+    batch_size: int = 8
+    lr: float = 2e-4
+    beta: float = 0.1
+    # DPO alone pushes the rejected action down by pushing its shared tokens down too; on a
+    # tiny model that breaks the JSON around them. An NLL term on `chosen` (RPO) holds it.
+    sft_weight: float = 1.0
+    seed: int = 0
+
+
+def train_dpo(
+    policy: Any,
+    tok: Any,
+    pairs: list[dict[str, str]],
+    cfg: DPOStageConfig,
+    out_dir: str | Path,
+    progress: Progress | None = None,
+) -> tuple[Any, list[float]]:
+    """Implicit reward: DPO straight on the pairs; the frozen start is the reference."""
+    from trl import DPOConfig, DPOTrainer
+
+    out_dir = Path(out_dir)
+    args = DPOConfig(
+        **_common_args(cfg, out_dir),
+        beta=cfg.beta,
+        max_length=512,
+        loss_type=["sigmoid", "sft"],
+        loss_weights=[1.0, cfg.sft_weight],
+    )
+    trainer = DPOTrainer(
+        model=policy,
+        ref_model=copy.deepcopy(policy).eval(),  # frozen start; TRL would reload it by name
+        args=args,
+        train_dataset=Dataset.from_list(pairs),
+        processing_class=tok,
+        callbacks=[_ProgressCallback(progress, "dpo")],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
+    trainer.train()
+    trainer.model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return trainer.model, _losses(trainer)
+
+
+@dataclass
+class RewardStageConfig:
+    steps: int = 60
+    batch_size: int = 8
+    lr: float = 5e-4
+    seed: int = 0
+
+
+def train_reward_model(
+    policy_dir: str | Path,
+    tok: Any,
+    pairs: list[dict[str, str]],
+    cfg: RewardStageConfig,
+    out_dir: str | Path,
+    progress: Progress | None = None,
+) -> tuple[Any, list[float]]:
+    """Explicit reward, step 1: a Bradley-Terry reward model on the same pairs, started
+    from the policy's weights (it already reads the format) with a fresh scalar head."""
+    from trl import RewardConfig, RewardTrainer
+
+    out_dir = Path(out_dir)
+    torch.manual_seed(cfg.seed)
+    rm = GPT2ForSequenceClassification.from_pretrained(policy_dir, num_labels=1)
+    rm.config.pad_token_id = tok.pad_token_id
+    args = RewardConfig(**_common_args(cfg, out_dir), max_length=512)
+    trainer = RewardTrainer(
+        model=rm,
+        args=args,
+        train_dataset=Dataset.from_list(pairs),
+        processing_class=tok,
+        callbacks=[_ProgressCallback(progress, "rm")],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
+    trainer.train()
+    trainer.model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    return trainer.model, _losses(trainer)
+
+
+def reward_function(rm: Any, tok: Any) -> Callable[..., list[float]]:
+    """The reward model as a GRPO reward function over (prompt, completion) texts."""
+    device = next(rm.parameters()).device
+
+    @torch.no_grad()
+    def reward(prompts: list[str], completions: list[str], **_: Any) -> list[float]:
+        rm.eval()
+        texts = [f"{p} {c}" for p, c in zip(prompts, completions)]
+        enc = tok(texts, return_tensors="pt", padding=True, truncation=True, max_length=512)
+        scores = rm(**{k: v.to(device) for k, v in enc.items() if k != "token_type_ids"})
+        return scores.logits[:, 0].float().cpu().tolist()
+
+    reward.__name__ = "reward_model"
+    return reward
+
+
+def validity_reward(tok: Any) -> Callable[..., list[float]]:
+    """1.0 when a completion parses into a final answer or a schema-valid tool call: the
+    automatic execution check, as a second explicit reward next to the reward model."""
+
+    def valid(prompts: list[str], completions: list[str], **_: Any) -> list[float]:
+        out = []
+        for text in completions:
+            tokens = tok.convert_ids_to_tokens(tok(text, add_special_tokens=False)["input_ids"])
+            text = re.sub(r"\bC_(MAX|QTY)\b", "1", detokenize(tokens))
+            name, args = parse_action(text)
+            out.append(float(name == "final" or schema_errors(name, args) is None))
+        return out
+
+    valid.__name__ = "valid_call"
+    return valid
+
+
+@dataclass
+class GRPOStageConfig:
+    steps: int = 40
+    num_generations: int = 8
+    max_completion_length: int = 24
+    lr: float = 1e-4
+    beta: float = 0.04  # KL to the starting policy keeps it from drifting off the format
+    # Above 1 so a group of samples for one context differs often enough to give GRPO a
+    # signal: a confident tiny policy at T=1 often samples the same action 8 times.
+    temperature: float = 1.2
+    seed: int = 0
+    batch_size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One prompt per step, repeated num_generations times: no left padding, so positions
+        # mean the same as in SFT (GPT-2 does not derive them from the attention mask).
+        self.batch_size = self.num_generations
+
+
+def train_grpo(
+    policy: Any,
+    tok: Any,
+    prompts: list[str],
+    reward_fn: Callable[..., list[float]],
+    cfg: GRPOStageConfig,
+    out_dir: str | Path,
+    progress: Progress | None = None,
+) -> tuple[Any, list[float]]:
+    """Explicit reward, step 2: GRPO on the contexts, rewarded by the reward model."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    out_dir = Path(out_dir)
+    args = GRPOConfig(
+        **_common_args(cfg, out_dir),
+        num_generations=cfg.num_generations,
+        steps_per_generation=1,
+        max_completion_length=cfg.max_completion_length,
+        beta=cfg.beta,
+        temperature=cfg.temperature,
+    )
+    trainer = GRPOTrainer(
+        model=policy,
+        reward_funcs=[reward_fn, validity_reward(tok)],
+        args=args,
+        train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
+        processing_class=tok,
+        callbacks=[_ProgressCallback(progress, "grpo")],
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
+    trainer.train()
+    trainer.model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    rewards = [
+        h["rewards/reward_model/mean"]
+        for h in trainer.state.log_history
+        if "rewards/reward_model/mean" in h
+    ]
+    return trainer.model, rewards
