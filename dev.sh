@@ -2,8 +2,8 @@
 # jdreview developer entry point.
 #   ./dev.sh up     set everything up and run the app on the embedded default (SQLite, no
 #                   servers needed) with demo data: web server + a real Celery worker
-#   ./dev.sh test   run the whole test suite (PostgreSQL + Redis, then the backend-sensitive
-#                   tests again on the embedded default)
+#   ./dev.sh test   lint, then the whole test suite (PostgreSQL + Redis, then the
+#                   backend-sensitive tests again on the embedded default)
 #   ./dev.sh setup  only create/refresh the virtual environment and assets
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -75,14 +75,28 @@ run_pytest() {
   return "$rc"
 }
 
+lint() {
+  say "ruff and mypy"
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check . >/dev/null || {
+    echo "ruff format would reformat files: run .venv/bin/ruff format ." >&2; return 1; }
+  "$VENV/bin/mypy" jdreview labeling rewards workers
+}
+
 cmd_test() {
   setup
   ensure_chromium
   ensure_services
+  lint
   export JDREVIEW_VAR_DIR="$ROOT/var/test"
   mkdir -p "$JDREVIEW_VAR_DIR"
+  local pg_url="${TEST_DATABASE_URL:-postgres://root@127.0.0.1:5432/jdreview}"
+  # A test database left behind by an interrupted run (with a straggling connection)
+  # would stop pytest-django from recreating it.
+  psql "${pg_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS test_${pg_url##*/} WITH (FORCE)" \
+    >/dev/null 2>&1 || true
   say "Test suite on PostgreSQL + Redis"
-  DATABASE_URL="${TEST_DATABASE_URL:-postgres://root@127.0.0.1:5432/jdreview}" \
+  DATABASE_URL="$pg_url" \
   REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
     run_pytest "$@"
   say "Backend-sensitive tests on the embedded default (SQLite, SQLAlchemy broker)"

@@ -13,9 +13,9 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Hashable
 from typing import Any
 
 import numpy as np

@@ -30,8 +30,9 @@ def test_killed_training_leaves_the_live_model(project, groups, settings, tmp_pa
     train_aspects(project=project, aspects=["shape"], epochs=1)
     before = live_versions(project)["shape"]
     with transaction.atomic():
-        job = services.job_create(kind="train_rewards",
-                                  params={"aspects": ["shape"], "epochs": 60}, project=project)
+        job = services.job_create(
+            kind="train_rewards", params={"aspects": ["shape"], "epochs": 60}, project=project
+        )
     try:
         with celery_worker() as worker:
             wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.0, timeout=180)
