@@ -39,6 +39,8 @@ def evaluate_policy(
             model, tok, world, tasks, seed=seed + r, greedy=False, temperature=temperature
         )
         for tr in traces:
+            # rollout always attaches the task and the oracle's step labels.
+            assert tr.task is not None and tr.labels is not None
             runs[tr.task.task_id].append(goal_reached(tr.task, tr.state))
             local.append(local_score(tr.labels))
     out = {

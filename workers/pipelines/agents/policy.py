@@ -18,7 +18,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -237,7 +237,9 @@ def train_sft(
     """Supervised fine-tuning on (context, action); loss on the action tokens only."""
     rng = random.Random(cfg.seed)
     device = _device()
-    model.to(device).train()
+    # Through Module.to: mypy sees transformers' @wraps-decorated `to` as a functools._Wrapped,
+    # which has no __get__, so it would ask for `self` explicitly. Same method at runtime.
+    cast(torch.nn.Module, model).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20))
     losses = []
@@ -303,7 +305,8 @@ def generate_actions(
             past_key_values=out.past_key_values,
             use_cache=True,
         )
-    return [detokenize(tok.convert_ids_to_tokens(g)) for g in gen]
+    # A list of ids gives a list of tokens; the fast tokenizer's annotation lacks the overload.
+    return [detokenize(cast(list[str], tok.convert_ids_to_tokens(g))) for g in gen]
 
 
 def rollout(

@@ -157,7 +157,9 @@ def _flawed(task: Task, history: list[Step], flaw: str, rng: random.Random, worl
         bad = _misread(task, good, rng, world)
         return bad if bad != good else None
     if flaw == "wrong_conclusion" and good.name == "product_details" and task.kind != "compare":
-        results = _last_ok(history, "search").observation["results"]
+        last_search = _last_ok(history, "search")
+        assert last_search is not None  # the plan only reaches product_details after a search
+        results = last_search.observation["results"]
         wrong = [r for r in results if r["sku"] not in task.valid_skus]
         if wrong:
             r = rng.choice(wrong)

@@ -20,11 +20,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from datasets import Dataset
-from transformers import GPT2ForSequenceClassification, TrainerCallback
+from transformers import GPT2ForSequenceClassification, PreTrainedModel, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
 from rewards.agents.scoring import score_trace
@@ -139,6 +139,18 @@ def _losses(trainer: Any) -> list[float]:
     return [h["loss"] for h in trainer.state.log_history if "loss" in h]
 
 
+def _trained_model(trainer: Any) -> PreTrainedModel:
+    """The trainer's model after training: no PEFT or wrapping here, so the PreTrainedModel
+    it was given (Trainer.model is typed `PreTrainedModel | Module | None`)."""
+    model = trainer.model
+    assert isinstance(model, PreTrainedModel)
+    return model
+
+
+# TRL's reward-function type: a list of floats, None where a function abstains.
+_TRLRewardFn = Callable[..., list[float | None]]
+
+
 @dataclass
 class DPOStageConfig:
     steps: int = 60
@@ -180,9 +192,10 @@ def train_dpo(
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
     trainer.train()
-    trainer.model.save_pretrained(out_dir)
+    model = _trained_model(trainer)
+    model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
-    return trainer.model, _losses(trainer)
+    return model, _losses(trainer)
 
 
 @dataclass
@@ -219,9 +232,10 @@ def train_reward_model(
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
     trainer.train()
-    trainer.model.save_pretrained(out_dir)
+    model = _trained_model(trainer)
+    model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
-    return trainer.model, _losses(trainer)
+    return model, _losses(trainer)
 
 
 def reward_function(rm: Any, tok: Any) -> Callable[..., list[float]]:
@@ -299,7 +313,9 @@ def train_grpo(
     )
     trainer = GRPOTrainer(
         model=policy,
-        reward_funcs=[reward_fn, validity_reward(tok)],
+        # TRL's RewardFunc returns list[float | None]; list invariance rejects list[float],
+        # though a reward that never abstains is exactly what TRL expects.
+        reward_funcs=[cast(_TRLRewardFn, reward_fn), cast(_TRLRewardFn, validity_reward(tok))],
         args=args,
         train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
         processing_class=tok,
@@ -307,11 +323,12 @@ def train_grpo(
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
     trainer.train()
-    trainer.model.save_pretrained(out_dir)
+    model = _trained_model(trainer)
+    model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     rewards = [
         h["rewards/reward_model/mean"]
         for h in trainer.state.log_history
         if "rewards/reward_model/mean" in h
     ]
-    return trainer.model, rewards
+    return model, rewards

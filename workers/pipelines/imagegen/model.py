@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import DDIMScheduler, PixArtTransformer2DModel
+
+# From the defining modules, not the package root: under TYPE_CHECKING diffusers' __init__
+# binds these names to its torch-less placeholders (utils/dummy_pt_objects), which have
+# none of the real attributes. Same classes at runtime.
+from diffusers.models.transformers.pixart_transformer_2d import PixArtTransformer2DModel
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 from torch import nn
 
 from .config import GeneratorConfig

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import cast
 
 import numpy as np
 import torch
@@ -61,14 +62,16 @@ def block_influence(
         for t in timesteps:
             noise = torch.randn(target.shape, generator=gen).to(device)
             tt = torch.full((len(idx),), int(t), device=device)
-            model(sched.add_noise(target, noise, tt), tt, known, mask, text)
+            # diffusers annotates timesteps as the legacy torch.IntTensor; any integer tensor works.
+            noisy = sched.add_noise(target, noise, cast(torch.IntTensor, tt))
+            model(noisy, tt, known, mask, text)
     finally:
         for h in handles:
             h.remove()
     return (sums / counts.clamp(min=1)).numpy()
 
 
-def fft_smooth(curve: Sequence[float], keep: float | None = None) -> np.ndarray:
+def fft_smooth(curve: Sequence[float] | np.ndarray, keep: float | None = None) -> np.ndarray:
     """Low-pass a curve over depth in the frequency domain.
 
     `keep` is the frequency scale (in bins of the mirrored curve) of a Gaussian taper,
@@ -88,7 +91,7 @@ def default_keep(n_blocks: int) -> float:
     return float(max(2, int(np.ceil(n_blocks / 3))))
 
 
-def spectrum(curve: Sequence[float]) -> np.ndarray:
+def spectrum(curve: Sequence[float] | np.ndarray) -> np.ndarray:
     """Magnitudes of the mirrored curve's spectrum (for the UI's frequency plot)."""
     y = np.asarray(curve, dtype=float)
     return np.abs(np.fft.rfft(np.concatenate([y, y[::-1]])))

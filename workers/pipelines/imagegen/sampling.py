@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler
+
+# The defining module: diffusers' root binds DDIMScheduler to a placeholder for type checkers.
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler, DDIMSchedulerOutput
 from PIL import Image
 
 from .layout import Layout, choose_layout, paste_exact, place_product, product_bbox_aspect
@@ -105,7 +107,9 @@ def denoise(
             eps = model(x, t.to(x.device), cond.known, cond.mask, cond.text)
             if with_grad:
                 grad_inputs.append((x.detach(), t))
-            x = scheduler.step(eps, t, x, eta=0.0).prev_sample
+            stepped = scheduler.step(eps, t, x, eta=0.0)
+            assert isinstance(stepped, DDIMSchedulerOutput)  # return_dict defaults to True
+            x = stepped.prev_sample
     return x, grad_inputs
 
 

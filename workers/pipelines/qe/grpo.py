@@ -138,7 +138,10 @@ def grpo_train(
         )
         trainer.train()
         history = [h for h in trainer.state.log_history if "reward" in h]
-    model = trainer.model.eval()
+    trained = trainer.model
+    # No PEFT or wrapping here: the trainer holds the PreTrainedModel it was given.
+    assert isinstance(trained, PreTrainedModel)
+    model = trained.eval()
     if out_dir:
         save(model, tok, out_dir)
     window = max(1, len(history) // 4)

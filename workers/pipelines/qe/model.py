@@ -10,12 +10,14 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from tokenizers import ByteLevelBPETokenizer
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
+    GenerationMixin,
     GPT2Config,
     GPT2LMHeadModel,
     PreTrainedModel,
@@ -91,7 +93,9 @@ def build_model(
 
 
 def load(path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    # AutoTokenizer is annotated to return a fast or a SentencePiece backend; it picks the
+    # fast one whenever the model has it, and callers rely on the fast tokenizer's API.
+    tok = cast(PreTrainedTokenizerFast, AutoTokenizer.from_pretrained(path, local_files_only=True))
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
@@ -131,7 +135,9 @@ def generate(
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Batched generation: (prompt ids, completion ids incl. EOS/pad, completion texts)."""
     enc = tok([prompt(q) for q in queries], return_tensors="pt", padding=True).to(model.device)
-    out = model.generate(
+    # transformers 5 types PreTrainedModel without GenerationMixin; causal LMs (GPT-2, the
+    # AutoModelForCausalLM classes) all mix it in.
+    out = cast(GenerationMixin, model).generate(
         **enc,
         max_new_tokens=max_new_tokens,
         do_sample=sample,

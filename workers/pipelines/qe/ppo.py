@@ -203,7 +203,11 @@ def ppo_train(
             metrics[f"reward/{name}"] = sum(c[name] for c in comps) / len(comps)
             if weights is not None:
                 metrics[f"weight/{name}"] = weights.get(name, 0.0)
-        if best is not None and ((it + 1) % cfg.validate_every == 0 or it + 1 == cfg.iterations):
+        if (
+            validate is not None
+            and best is not None
+            and ((it + 1) % cfg.validate_every == 0 or it + 1 == cfg.iterations)
+        ):
             score = validate(model)
             metrics["validation"] = score
             if score > best[0]:

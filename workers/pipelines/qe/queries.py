@@ -114,7 +114,7 @@ class _Generator:
             p.sku for cat in c.categories for p in self.by_category.get(cat, []) if c.matches(p)
         )
 
-    def pick(self, options: Sequence[str]) -> str:
+    def pick(self, options: Iterable[str]) -> str:
         return self.rng.choice(list(options))
 
     def make(self, kind: str, seen: bool | None) -> tuple[str, Constraint]:
