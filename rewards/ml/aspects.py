@@ -1,0 +1,161 @@
+"""Registry of the aspects an ad image is judged on.
+
+An aspect is either a learned model (a small CNN scoring P(defect-free)) or a hard business
+rule (a callable over the image's metadata that passes or fails). Adding one is a
+`register(...)` call; nothing else in the gate or the ensemble names aspects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .model import AspectNetConfig
+
+# "none": image only; "mask": the product reference cut-out's alpha (1 channel);
+# "rgba": the full reference cut-out (4 channels).
+Reference = Literal["none", "mask", "rgba"]
+Rule = Callable[[Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class AspectSpec:
+    name: str
+    kind: Literal["model", "rule"] = "model"
+    description: str = ""
+    input_size: int = 96
+    reference: Reference = "none"
+    ref_size: int = 48
+    # How the reference enters the model: "channels" (aligned extra input) or "stem".
+    ref_mode: Literal["channels", "stem"] = "stem"
+    channels: tuple[int, ...] = (16, 32, 48, 64)
+    stem_stride: int = 4
+    hidden: int = 32
+    # Hard rules only: True = passes. A failing rule sends the image to reject.
+    rule: Rule | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind == "rule" and self.rule is None:
+            raise ValueError(f"rule aspect {self.name!r} needs a rule callable")
+        if self.kind == "model" and self.rule is not None:
+            raise ValueError(f"model aspect {self.name!r} cannot also have a rule")
+
+    @property
+    def uses_reference(self) -> bool:
+        return self.kind == "model" and self.reference != "none"
+
+    @property
+    def ref_input_size(self) -> int:
+        """Side of the reference input: the image size when stacked as channels."""
+        return self.input_size if self.ref_mode == "channels" else self.ref_size
+
+    @property
+    def ref_channels(self) -> int:
+        return {"none": 0, "mask": 1, "rgba": 4}[self.reference]
+
+    def model_config(self) -> AspectNetConfig:
+        if self.kind != "model":
+            raise ValueError(f"{self.name!r} is a rule, it has no model")
+        return AspectNetConfig(
+            input_size=self.input_size,
+            channels=self.channels,
+            stem_stride=self.stem_stride,
+            ref_size=self.ref_input_size,
+            ref_mode=self.ref_mode if self.uses_reference else "none",
+            ref_channels=max(1, self.ref_channels),
+            hidden=self.hidden,
+        )
+
+
+class AspectRegistry:
+    """Ordered name -> AspectSpec map; order is the order aspects are shown and scored."""
+
+    def __init__(self, specs: list[AspectSpec] | None = None) -> None:
+        self._specs: dict[str, AspectSpec] = {}
+        for spec in specs or []:
+            self.register(spec)
+
+    def register(self, spec: AspectSpec, *, replace: bool = False) -> AspectSpec:
+        if spec.name in self._specs and not replace:
+            raise ValueError(f"aspect {spec.name!r} is already registered")
+        self._specs[spec.name] = spec
+        return spec
+
+    def unregister(self, name: str) -> None:
+        self._specs.pop(name)
+
+    def get(self, name: str) -> AspectSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise KeyError(f"unknown aspect {name!r}; known: {sorted(self._specs)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[AspectSpec]:
+        return iter(self._specs.values())
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def models(self) -> list[AspectSpec]:
+        return [s for s in self._specs.values() if s.kind == "model"]
+
+    def rules(self) -> list[AspectSpec]:
+        return [s for s in self._specs.values() if s.kind == "rule"]
+
+    def copy(self) -> AspectRegistry:
+        return AspectRegistry(list(self._specs.values()))
+
+
+def min_product_area_rule(min_share: float, key: str = "product_area_share") -> Rule:
+    """Business rule: the product must cover at least `min_share` of the canvas.
+
+    Reads `metadata[key]` (the mask's area share, see `product_area_share`); an image without
+    that metadata fails, because a rule that cannot be checked must not let it launch."""
+
+    def rule(metadata: Mapping[str, Any]) -> bool:
+        value = metadata.get(key)
+        return value is not None and float(value) >= min_share
+
+    return rule
+
+
+def product_area_share(mask: Any) -> float:
+    """Share of the canvas covered by a product mask (PIL image or array, nonzero = product)."""
+    import numpy as np
+
+    arr = np.asarray(mask)
+    if arr.ndim == 3:
+        arr = arr[..., -1]
+    return float((arr > 0).mean()) if arr.size else 0.0
+
+
+def default_registry() -> AspectRegistry:
+    """The three aspects from the product brief. Shape compares the image with the product's
+    reference cut-out (a stretched or extended product differs from its reference); colour
+    needs the product's own colours, so it also sees the reference; placement is judged from
+    the image alone."""
+    return AspectRegistry(
+        [
+            AspectSpec(
+                "shape",
+                description="product intact: not distorted, not extended, not cropped",
+                reference="rgba",
+                ref_mode="stem",
+            ),
+            AspectSpec(
+                "placement",
+                description="grounded, centred, sensible size, not cut by the canvas",
+            ),
+            AspectSpec(
+                "color",
+                description="background harmonises yet lets the product stand out",
+                reference="rgba",
+                ref_mode="stem",
+            ),
+        ]
+    )

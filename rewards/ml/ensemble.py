@@ -1,0 +1,153 @@
+"""The ensemble: the live model of every aspect, scoring batches of stored ad images.
+
+On CPU, PNG decode and resize cost more than the three small networks, so files are decoded
+in a thread pool (Pillow releases the GIL while decoding and resizing) a few batches ahead
+of the networks, which run on the calling thread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .aspects import AspectRegistry, AspectSpec, default_registry
+from .images import load_image_file, load_reference_file
+from .model import AspectNet, load
+from .train import default_device
+
+
+class Ensemble:
+    def __init__(
+        self,
+        models: Mapping[str, AspectNet],
+        registry: AspectRegistry | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.device = torch.device(device) if device else default_device()
+        for name in models:
+            if self.registry.get(name).kind != "model":
+                raise ValueError(f"{name!r} is a rule aspect, not a model")
+        self.models = {k: m.to(self.device).eval() for k, m in models.items()}
+        self._ref_cache: dict[tuple[str, int, str], np.ndarray] = {}
+
+    @classmethod
+    def load(
+        cls,
+        folders: Mapping[str, str | Path],
+        registry: AspectRegistry | None = None,
+        device: str | torch.device | None = None,
+    ) -> Ensemble:
+        """Load the live artifact of each aspect (aspect -> model folder). A missing or
+        corrupt artifact raises ArtifactError: scoring with a silently absent aspect would
+        let the gate judge on fewer aspects than it was calibrated for."""
+        dev = torch.device(device) if device else default_device()
+        return cls({a: load(f, device=dev) for a, f in folders.items()}, registry, dev)
+
+    @property
+    def aspects(self) -> list[str]:
+        return [s.name for s in self.registry.models() if s.name in self.models]
+
+    def _specs(self) -> list[AspectSpec]:
+        return [self.registry.get(a) for a in self.aspects]
+
+    @torch.no_grad()
+    def score_arrays(
+        self,
+        images: Mapping[int, np.ndarray],
+        refs: Mapping[tuple[int, str], tuple[np.ndarray, np.ndarray]],
+    ) -> dict[str, np.ndarray]:
+        """Score one decoded batch. `images[size]` is uint8 [N, 3, size, size];
+        `refs[(ref_size, kind)]` is (bank uint8 [U, C, ref_size, ref_size], index [N]) for
+        aspects that take one (see AspectSpec.ref_input_size)."""
+        out = {}
+        for spec in self._specs():
+            x = torch.from_numpy(images[spec.input_size]).to(self.device)
+            r = ri = None
+            if spec.uses_reference:
+                bank, index = refs[(spec.ref_input_size, spec.reference)]
+                r = torch.from_numpy(bank).to(self.device)
+                ri = torch.from_numpy(index).to(self.device)
+            out[spec.name] = torch.sigmoid(self.models[spec.name](x, r, ri)).cpu().numpy()
+        return out
+
+    def _reference(self, path: str, size: int, kind: str) -> np.ndarray:
+        # Few products, many ads each: decode every reference cut-out once.
+        key = (path, size, kind)
+        arr = self._ref_cache.get(key)
+        if arr is None:
+            arr = load_reference_file(path, size, kind)  # type: ignore[arg-type]
+            self._ref_cache[key] = arr
+        return arr
+
+    def _decode(
+        self, paths: Sequence[str], ref_paths: Sequence[str] | None
+    ) -> tuple[dict[int, np.ndarray], dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]]:
+        specs = self._specs()
+        sizes = sorted({s.input_size for s in specs})
+        images: dict[int, np.ndarray] = {}
+        if len(sizes) == 1:
+            images[sizes[0]] = np.stack([load_image_file(p, sizes[0]) for p in paths])
+        else:
+            for size in sizes:
+                images[size] = np.stack([load_image_file(p, size) for p in paths])
+        refs: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        for key in {(s.ref_input_size, s.reference) for s in specs if s.uses_reference}:
+            if ref_paths is None:
+                raise ValueError("these aspects need the product reference cut-outs")
+            distinct = list(dict.fromkeys(str(p) for p in ref_paths))
+            row = {p: i for i, p in enumerate(distinct)}
+            bank = np.stack([self._reference(p, *key) for p in distinct])
+            refs[key] = (bank, np.array([row[str(p)] for p in ref_paths], dtype=np.int64))
+        return images, refs
+
+    def score_files(
+        self,
+        paths: Sequence[str | Path],
+        ref_paths: Sequence[str | Path] | None = None,
+        *,
+        batch_size: int = 128,
+        workers: int = 2,
+        prefetch: int = 2,
+    ) -> dict[str, np.ndarray]:
+        """Per-aspect P(ok) for image files (in order). `ref_paths[i]` is the reference
+        cut-out of image i's product, needed when an aspect takes one."""
+        paths = [str(p) for p in paths]
+        refs = [str(p) for p in ref_paths] if ref_paths is not None else None
+        if refs is not None and len(refs) != len(paths):
+            raise ValueError("ref_paths must match paths")
+        results: dict[str, list[np.ndarray]] = {a: [] for a in self.aspects}
+        if not self.models or not paths:
+            return {a: np.zeros(0) for a in self.aspects}
+        starts = range(0, len(paths), batch_size)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            pending: deque[Future] = deque()
+            it = iter(starts)
+            for s in it:
+                pending.append(pool.submit(self._decode_chunk, paths, refs, s, batch_size))
+                if len(pending) >= workers * prefetch:
+                    break
+            while pending:
+                images, rr = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(self._decode_chunk, paths, refs, nxt, batch_size))
+                for a, v in self.score_arrays(images, rr).items():
+                    results[a].append(v)
+        return {a: np.concatenate(v) for a, v in results.items()}
+
+    def _decode_chunk(self, paths, refs, start: int, batch_size: int):
+        end = start + batch_size
+        return self._decode(paths[start:end], refs[start:end] if refs is not None else None)
+
+    def check_rules(self, metadata: Sequence[Mapping]) -> dict[str, np.ndarray]:
+        """Hard business rules per image: rule name -> bool array (True = passed)."""
+        return {
+            spec.name: np.array([bool(spec.rule(m)) for m in metadata], dtype=bool)  # type: ignore[misc]
+            for spec in self.registry.rules()
+        }
