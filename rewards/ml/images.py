@@ -16,7 +16,7 @@ def image_to_array(image: Image.Image, size: int) -> np.ndarray:
     factor first, which is several times faster than a plain bilinear resize."""
     img = image.convert("RGB")
     if img.size != (size, size):
-        img = img.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
+        img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.ascontiguousarray(np.asarray(img).transpose(2, 0, 1))
 
 
@@ -37,7 +37,7 @@ def reference_to_array(cutout: Image.Image, size: int, reference: Reference) -> 
     side = max(rgba.size)
     square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     square.paste(rgba, ((side - rgba.width) // 2, (side - rgba.height) // 2))
-    square = square.resize((size, size), Image.BILINEAR, reducing_gap=2.0)
+    square = square.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     arr = np.asarray(square).transpose(2, 0, 1)
     if reference == "mask":
         arr = arr[3:4]

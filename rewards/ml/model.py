@@ -134,6 +134,7 @@ class AspectNet(nn.Module):
         if ref is not None:
             ref = _to_unit(ref) * 2 - 1
         if mode == "channels":
+            assert ref is not None  # checked above
             image = torch.cat([image, ref if ref_index is None else ref[ref_index]], dim=1)
         fmap = self.encoder(image)
         parts = [self._pool(fmap)]
