@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jdreview.models import Project
-from labeling.models import Annotation, Assignment, Item
+from labeling.models import Assignment, Item
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -65,34 +65,31 @@ class ProductOut(serializers.Serializer):
         return product.cutout.url if product.cutout else None
 
 
-class ItemOut(serializers.ModelSerializer):
-    """An item as a person may see it: never the world's recipe or ground truth."""
+class ItemOut(serializers.Serializer):
+    """An item as a person may see it: never the world's recipe or ground truth.
 
+    A plain Serializer, not a ModelSerializer: it is on the queue's hot path, and a
+    ModelSerializer rebuilds its fields from the model on every instantiation."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    source = serializers.CharField()
+    external_id = serializers.CharField()
     image_url = serializers.SerializerMethodField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    payload = serializers.JSONField()
     product = ProductOut(allow_null=True)
-
-    class Meta:
-        model = Item
-        fields = [
-            "id",
-            "kind",
-            "source",
-            "external_id",
-            "image_url",
-            "width",
-            "height",
-            "payload",
-            "product",
-            "created_at",
-        ]
+    created_at = serializers.DateTimeField()
 
     def get_image_url(self, item: Item) -> str | None:
         return item.image.url if item.image else None
 
 
 class ItemManagerOut(ItemOut):
-    class Meta(ItemOut.Meta):
-        fields = [*ItemOut.Meta.fields, "is_gold", "done_count", "claims"]
+    is_gold = serializers.BooleanField()
+    done_count = serializers.IntegerField()
+    claims = serializers.IntegerField()
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -154,28 +151,23 @@ class SubmitIn(serializers.Serializer):
     lead_time_ms = serializers.IntegerField(required=False, min_value=0)
 
 
-class AnnotationOut(serializers.ModelSerializer):
+class AnnotationOut(serializers.Serializer):
+    """Plain Serializer for the same reason as ItemOut: submit answers with it."""
+
+    id = serializers.IntegerField()
+    item_id = serializers.IntegerField()
+    project_id = serializers.IntegerField()
     annotator = serializers.CharField(source="user.username")
     assignment_id = serializers.IntegerField(allow_null=True)
-
-    class Meta:
-        model = Annotation
-        fields = [
-            "id",
-            "item_id",
-            "project_id",
-            "annotator",
-            "assignment_id",
-            "values",
-            "marks",
-            "reason",
-            "lead_time_ms",
-            "is_gold",
-            "gold_correct",
-            "source",
-            "undone",
-            "created_at",
-        ]
+    values = serializers.JSONField()
+    marks = serializers.JSONField()
+    reason = serializers.CharField()
+    lead_time_ms = serializers.IntegerField(allow_null=True)
+    is_gold = serializers.BooleanField()
+    gold_correct = serializers.BooleanField(allow_null=True)
+    source = serializers.CharField()
+    undone = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
 
 
 class AssignmentOut(serializers.ModelSerializer):

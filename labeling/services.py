@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -119,19 +119,23 @@ def _claim(*, project: Project, user: User, now: datetime, gold: bool) -> Assign
                 if not took:
                     continue
                 item.claims += 1  # the row is ours (locked) until commit: same as a re-read
-            # Insert first: a fresh hold is the common case, so this saves get_or_create's
-            # SELECT; the unique (item, user) constraint catches an earlier, expired hold.
-            try:
-                with transaction.atomic():
-                    assignment = Assignment.objects.create(
-                        item=item, user=user, project=project, expires_at=expires_at
+            # One upsert: a fresh hold is inserted; this person's earlier, expired hold on
+            # the same item (the unique (item, user) row) is re-activated in place.
+            (assignment,) = Assignment.objects.bulk_create(
+                [
+                    Assignment(
+                        item=item,
+                        user=user,
+                        project=project,
+                        expires_at=expires_at,
+                        status=Assignment.Status.ACTIVE,
+                        updated_at=now,
                     )
-            except IntegrityError:  # this person's earlier hold on it had expired
-                assignment = Assignment.objects.get(item_id=item.pk, user=user)
-                assignment.status = Assignment.Status.ACTIVE
-                assignment.expires_at = expires_at
-                assignment.save(update_fields=["status", "expires_at", "updated_at"])
-                assignment.item = item
+                ],
+                update_conflicts=True,
+                unique_fields=["item", "user"],
+                update_fields=["status", "expires_at", "updated_at"],
+            )
             return assignment
     return None
 
