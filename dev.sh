@@ -100,7 +100,7 @@ cmd_test() {
   REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
     run_pytest "$@"
   say "Backend-sensitive tests on the embedded default (SQLite, SQLAlchemy broker)"
-  env -u DATABASE_URL -u REDIS_URL run_pytest -m backend "$@"
+  (unset DATABASE_URL REDIS_URL; run_pytest -m backend "$@")
 }
 
 cmd_up() {
