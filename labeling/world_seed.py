@@ -81,6 +81,8 @@ def world_seed(
             "external_id", flat=True
         )
     )
+    if all(f"world-{seed}-{i}" in have for i in range(images)):
+        return 0  # already seeded: skip composing images only to throw them away
     gold_rng = random.Random(seed * 7919 + 1)
     created = 0
     batch: list[NewItem] = []
