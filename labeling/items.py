@@ -16,13 +16,14 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 
 from jdreview.models import Product, Project
 from labeling.models import Item
 from labeling.uploads import CheckedImage, UploadError, check_image
 
 MAX_MANIFEST_LINES = 10_000
+ANALYZE_AFTER = 500  # items in one batch
 AD_FIELDS = ("shape", "placement", "color", "usable")
 
 
@@ -115,11 +116,25 @@ def items_create(*, project: Project, new_items: list[NewItem]) -> list[Item]:
                 )
                 item.image.name = name
                 created.append(item)
-            return Item.objects.bulk_create(created)
+            stored = Item.objects.bulk_create(created)
     except Exception:
         for name in written:
             default_storage.delete(name)
         raise
+    if len(stored) >= ANALYZE_AFTER:
+        refresh_queue_statistics()
+    return stored
+
+
+def refresh_queue_statistics() -> None:
+    """Fresh planner statistics for the item table, after a large import (PostgreSQL).
+
+    Until autovacuum gets to a table that just grew by thousands of rows, the planner can
+    pick a plan for the queue's claim that is 100x slower (seen in bench/annotation_loop.py:
+    556 ms instead of 0.5 ms per claim)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Item._meta.db_table}")
 
 
 def parse_manifest(text: str, files: Mapping[str, bytes]) -> list[NewItem]:

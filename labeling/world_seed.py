@@ -17,7 +17,7 @@ from django.db import transaction
 
 from jdreview.models import Membership, Product, Project
 from jdreview.roles import Role, ensure_role_groups
-from labeling.items import NewItem, items_create
+from labeling.items import NewItem, items_create, refresh_queue_statistics
 from labeling.models import Item
 from labeling.services import annotation_submit, task_next
 from labeling.uploads import check_image
@@ -115,6 +115,7 @@ def world_seed(
                 progress((i + 1) / images, f"{i + 1}/{images} images")
     if batch:
         created += len(items_create(project=project, new_items=batch))
+    refresh_queue_statistics()
     if progress:
         progress(1.0, f"{images}/{images} images")
     return created
