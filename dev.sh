@@ -2,6 +2,7 @@
 # jdreview developer entry point.
 #   ./dev.sh up     set everything up and run the app on the embedded default (SQLite, no
 #                   servers needed) with demo data: web server + a real Celery worker
+#                   (extra arguments go to `manage.py seed_demo`, e.g. --images 600)
 #   ./dev.sh test   lint, then the whole test suite (PostgreSQL + Redis, then the
 #                   backend-sensitive tests again on the embedded default)
 #   ./dev.sh setup  only create/refresh the virtual environment and assets
@@ -109,7 +110,7 @@ cmd_up() {
   say "Migrating the database"
   "$PY" manage.py migrate --no-input -v0
   say "Seeding the demo world (first run takes a few minutes)"
-  "$PY" manage.py seed_demo
+  "$PY" manage.py seed_demo "$@"
   local port="${PORT:-8000}"
   say "Starting a Celery worker (queues cpu and gpu)"
   "$VENV/bin/celery" -A jdreview worker -B -s "$JDREVIEW_VAR_DIR/celerybeat-schedule" \
@@ -126,5 +127,5 @@ case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   test) shift; cmd_test "$@" ;;
   setup) setup ;;
-  *) echo "usage: ./dev.sh up | test [pytest args] | setup" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh up [seed_demo args] | test [pytest args] | setup" >&2; exit 2 ;;
 esac
