@@ -12,37 +12,29 @@ from rest_framework import serializers
 from jdreview.models import Project
 from labeling.models import Assignment, Item
 
+# What a project's settings are; what the API shows adds its id and creation time.
+PROJECT_SETTINGS = [
+    "name",
+    "slug",
+    "description",
+    "guidelines",
+    "overlap",
+    "gold_share",
+    "assignment_ttl_s",
+    "queue_order",
+]
+
 
 class ProjectOut(serializers.ModelSerializer):
     class Meta:
         model = Project
-        fields = [
-            "id",
-            "name",
-            "slug",
-            "description",
-            "guidelines",
-            "overlap",
-            "gold_share",
-            "assignment_ttl_s",
-            "queue_order",
-            "created_at",
-        ]
+        fields = ["id", *PROJECT_SETTINGS, "created_at"]
 
 
 class ProjectIn(serializers.ModelSerializer):
     class Meta:
         model = Project
-        fields = [
-            "name",
-            "slug",
-            "description",
-            "guidelines",
-            "overlap",
-            "gold_share",
-            "assignment_ttl_s",
-            "queue_order",
-        ]
+        fields = PROJECT_SETTINGS
 
     def validate_gold_share(self, value: float) -> float:
         if not 0 <= value <= 1:
