@@ -54,12 +54,7 @@ def task_next(*, project: Project, user: User, now: datetime | None = None) -> A
         _last_sweep[project.pk] = sweep_at
         assignments_expire(project=project, now=now)
     now = now or timezone.now()
-    current = (
-        Assignment.objects.select_related("item")
-        .filter(user=user, project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now)
-        .order_by("created_at", "id")
-        .first()
-    )
+    current = _held(project=project, user=user, now=now)
     if current is not None:
         return current
     if project.gold_share > 0 and _rng.random() < project.gold_share:
@@ -73,14 +68,21 @@ def task_upcoming(*, project: Project, user: User, current: Assignment) -> Assig
     """A second item held for this person, so the page can preload its image while they
     work on ``current``. It is an ordinary hold: it expires like any other."""
     now = timezone.now()
-    held = (
-        Assignment.objects.select_related("item")
-        .filter(user=user, project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now)
-        .exclude(pk=current.pk)
-        .order_by("created_at", "id")
-        .first()
-    )
+    held = _held(project=project, user=user, now=now, exclude=current.pk)
     return held or _claim(project=project, user=user, now=now, gold=False)
+
+
+def _held(
+    *, project: Project, user: User, now: datetime, exclude: int | None = None
+) -> Assignment | None:
+    """The oldest item this person holds and has not submitted (undo re-opens an old one,
+    so it comes back first)."""
+    held = Assignment.objects.select_related("item").filter(
+        user=user, project=project, status=Assignment.Status.ACTIVE, expires_at__gt=now
+    )
+    if exclude is not None:
+        held = held.exclude(pk=exclude)
+    return held.order_by("created_at", "id").first()
 
 
 def _claim(*, project: Project, user: User, now: datetime, gold: bool) -> Assignment | None:

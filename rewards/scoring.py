@@ -178,10 +178,14 @@ def _prioritise_uncertain(items: list[Item], scores: dict[str, np.ndarray]) -> N
     becomes how sure the least sure aspect model is (|P(ok) − 0.5|, 0 = a coin toss)."""
     stack = np.vstack([scores[a] for a in scores])
     certainty = np.abs(stack - 0.5).min(axis=0)
-    for item, c in zip(items, certainty, strict=True):
-        Item.objects.filter(pk=item.pk, done_count=0).filter(~Q(priority=-1.0)).update(
-            priority=float(c)
-        )
+    by_pk = dict(zip((i.pk for i in items), certainty.tolist(), strict=True))
+    # Unlabeled items not already pushed to the front as "needs review" (priority -1).
+    todo = list(
+        Item.objects.filter(pk__in=by_pk, done_count=0).filter(~Q(priority=-1.0)).only("pk")
+    )
+    for item in todo:
+        item.priority = by_pk[item.pk]
+    Item.objects.bulk_update(todo, ["priority"], batch_size=500)
 
 
 __all__ = ["Decision", "gate_calibrate", "images_score", "live_ensemble"]

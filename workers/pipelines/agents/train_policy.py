@@ -139,11 +139,17 @@ def _losses(trainer: Any) -> list[float]:
     return [h["loss"] for h in trainer.state.log_history if "loss" in h]
 
 
-def _trained_model(trainer: Any) -> PreTrainedModel:
-    """The trainer's model after training: no PEFT or wrapping here, so the PreTrainedModel
-    it was given (Trainer.model is typed `PreTrainedModel | Module | None`)."""
+def _train_and_save(trainer: Any, tok: Any, out_dir: Path) -> PreTrainedModel:
+    """Run a TRL trainer and save its model and tokenizer with save_pretrained.
+
+    The model is the PreTrainedModel it was given (no PEFT or wrapping here; Trainer.model
+    is typed `PreTrainedModel | Module | None`)."""
+    trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
+    trainer.train()
     model = trainer.model
     assert isinstance(model, PreTrainedModel)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
     return model
 
 
@@ -190,11 +196,7 @@ def train_dpo(
         processing_class=tok,
         callbacks=[_ProgressCallback(progress, "dpo")],
     )
-    trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
-    trainer.train()
-    model = _trained_model(trainer)
-    model.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
+    model = _train_and_save(trainer, tok, out_dir)
     return model, _losses(trainer)
 
 
@@ -230,11 +232,7 @@ def train_reward_model(
         processing_class=tok,
         callbacks=[_ProgressCallback(progress, "rm")],
     )
-    trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
-    trainer.train()
-    model = _trained_model(trainer)
-    model.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
+    model = _train_and_save(trainer, tok, out_dir)
     return model, _losses(trainer)
 
 
@@ -321,11 +319,7 @@ def train_grpo(
         processing_class=tok,
         callbacks=[_ProgressCallback(progress, "grpo")],
     )
-    trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
-    trainer.train()
-    model = _trained_model(trainer)
-    model.save_pretrained(out_dir)
-    tok.save_pretrained(out_dir)
+    model = _train_and_save(trainer, tok, out_dir)
     rewards = [
         h["rewards/reward_model/mean"]
         for h in trainer.state.log_history

@@ -34,13 +34,11 @@ class PretrainConfig:
 
 
 @dataclass(frozen=True)
-class SFTConfig:
+class SFTConfig(PretrainConfig):
+    """The same knobs as pre-training; fine-tuning runs longer at a lower rate."""
+
     steps: int = 400
-    batch_size: int = 32
     lr: float = 1e-3
-    max_len: int = 48
-    seed: int = 7
-    log_every: int = 20
 
 
 @dataclass
@@ -77,14 +75,11 @@ def _train_lm(
     model: PreTrainedModel,
     tok: PreTrainedTokenizerFast,
     examples: Sequence[tuple[str, str]],
-    steps: int,
-    batch_size: int,
-    lr: float,
-    max_len: int,
-    seed: int,
-    log_every: int,
+    cfg: PretrainConfig,
     progress: Progress,
 ) -> dict:
+    steps, batch_size, max_len, log_every = cfg.steps, cfg.batch_size, cfg.max_len, cfg.log_every
+    seed, lr = cfg.seed, cfg.lr
     rng = random.Random(seed)
     torch.manual_seed(seed)
     dev = model.device
@@ -120,6 +115,21 @@ def _samples(model, tok, queries: Sequence[str]) -> list[tuple[str, list[str]]]:
     return [(q, expand(model, tok, q)) for q in queries]
 
 
+def _train_phase(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerFast,
+    examples: Sequence[tuple[str, str]],
+    cfg: PretrainConfig,
+    progress: Progress,
+    out_dir: str | Path | None,
+    sample_queries: Sequence[str],
+) -> PhaseResult:
+    metrics = _train_lm(model, tok, examples, cfg, progress)
+    if out_dir:
+        save(model, tok, out_dir)
+    return PhaseResult(metrics, _samples(model, tok, sample_queries), str(out_dir or "") or None)
+
+
 def pretrain(
     model: PreTrainedModel,
     tok: PreTrainedTokenizerFast,
@@ -131,21 +141,7 @@ def pretrain(
 ) -> PhaseResult:
     """Phase 1: next-token training on catalog titles, descriptions and search logs."""
     examples = [("", t) for t in texts]
-    metrics = _train_lm(
-        model,
-        tok,
-        examples,
-        cfg.steps,
-        cfg.batch_size,
-        cfg.lr,
-        cfg.max_len,
-        cfg.seed,
-        cfg.log_every,
-        progress,
-    )
-    if out_dir:
-        save(model, tok, out_dir)
-    return PhaseResult(metrics, _samples(model, tok, sample_queries), str(out_dir or "") or None)
+    return _train_phase(model, tok, examples, cfg, progress, out_dir, sample_queries)
 
 
 def finetune(
@@ -159,18 +155,4 @@ def finetune(
 ) -> PhaseResult:
     """Phase 2: (query -> expansion) pairs, click-log and reviewer-approved alike."""
     examples = [(prompt(q), target(e)) for q, e in pairs]
-    metrics = _train_lm(
-        model,
-        tok,
-        examples,
-        cfg.steps,
-        cfg.batch_size,
-        cfg.lr,
-        cfg.max_len,
-        cfg.seed,
-        cfg.log_every,
-        progress,
-    )
-    if out_dir:
-        save(model, tok, out_dir)
-    return PhaseResult(metrics, _samples(model, tok, sample_queries), str(out_dir or "") or None)
+    return _train_phase(model, tok, examples, cfg, progress, out_dir, sample_queries)
