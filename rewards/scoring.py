@@ -6,7 +6,6 @@ import random
 from typing import Any
 
 import numpy as np
-from django.db.models import Q
 from django.utils import timezone
 
 from jdreview.models import Project
@@ -174,17 +173,24 @@ def images_score(
 
 
 def _prioritise_uncertain(items: list[Item], scores: dict[str, np.ndarray]) -> None:
-    """Active learning: the queue serves the lowest priority first, so an item's priority
-    becomes how sure the least sure aspect model is (|P(ok) − 0.5|, 0 = a coin toss)."""
+    """Active learning: the queue serves the lowest priority first, so an unlabeled item's
+    priority becomes how sure the least sure aspect model is (|P(ok) − 0.5|, 0 = a coin
+    toss). Images the gate held for review stay in front of the rest (shifted by −1), in
+    the same uncertainty order among themselves."""
     stack = np.vstack([scores[a] for a in scores])
-    certainty = np.abs(stack - 0.5).min(axis=0)
-    by_pk = dict(zip((i.pk for i in items), certainty.tolist(), strict=True))
-    # Unlabeled items not already pushed to the front as "needs review" (priority -1).
+    certainty = dict(
+        zip((i.pk for i in items), np.abs(stack - 0.5).min(axis=0).tolist(), strict=True)
+    )
     todo = list(
-        Item.objects.filter(pk__in=by_pk, done_count=0).filter(~Q(priority=-1.0)).only("pk")
+        Item.objects.filter(pk__in=certainty, done_count=0, queued=True)
+        .select_related("decision")
+        .only("pk", "decision__outcome")
     )
     for item in todo:
-        item.priority = by_pk[item.pk]
+        held = getattr(item, "decision", None) is not None and (
+            item.decision.outcome == Decision.Outcome.REVIEW
+        )
+        item.priority = certainty[item.pk] - (1.0 if held else 0.0)
     Item.objects.bulk_update(todo, ["priority"], batch_size=500)
 
 

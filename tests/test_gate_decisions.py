@@ -126,3 +126,26 @@ def test_audit_based_estimates_on_the_dashboard(scored_world, ops, manager):
     client.force_login(manager)
     page = client.get(reverse("dashboard")).content.decode()
     assert "Usable among launched" in page and "n=" in page
+
+
+def test_uncertainty_order_serves_the_least_certain_images_first(scored_world, annotator2):
+    from labeling import services
+
+    project = scored_world
+    project.queue_order = "uncertainty"
+    project.save()
+    Annotation.objects.all().delete()  # nothing labeled yet: every image is in the queue
+    scoring.images_score(project, seed=4)  # not calibrated: every image is held for review
+    decisions = {d.item_id: d for d in Decision.objects.all()}
+    assert {d.outcome for d in decisions.values()} == {"review"}
+
+    def certainty(item_id: int) -> float:
+        return min(abs(p - 0.5) for p in decisions[item_id].scores.values())
+
+    served = []
+    for _ in range(5):
+        task = services.task_next(project=project, user=annotator2)
+        served.append(certainty(task.item_id))
+        services.task_skip(assignment_id=task.pk, user=annotator2)
+    least_certain = sorted(certainty(i) for i in decisions)[:5]
+    assert served == pytest.approx(least_certain, abs=1e-4)
