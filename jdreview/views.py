@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from jdreview.access import project_for, projects_for, require_perm
 from jdreview.http import AuthedHttpRequest
+from jdreview.panels import extra_panels
 from jdreview.roles import PERM_DASHBOARDS, has_perm, user_roles
 from labeling import stats
 
@@ -77,6 +78,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
             "gate": reward_selectors.gate_metrics(p),
             "gate_by_day": reward_selectors.gate_metrics_by_day(p, limit=14),
             "versions": reward_selectors.versions_by_aspect(p),
+            "extra": extra_panels(p),
         }
         for p in projects_for(request.user)
     ]

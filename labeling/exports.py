@@ -31,14 +31,19 @@ def _annotations(project: Project) -> QuerySet[Annotation]:
 
 def annotation_record(a: Annotation) -> dict[str, Any]:
     item = a.item
+    if item.kind == Item.Kind.AD_IMAGE:
+        values: dict[str, Any] = {f.name: a.values.get(f.name) for f in AD_IMAGE_FIELDS}
+    else:  # expansions and traces keep their nested values as they are
+        values = {"values": a.values}
     return {
         "annotation_id": a.pk,
         "item_id": item.pk,
+        "kind": item.kind,
         "external_id": item.external_id,
         "image": item.image.name,
         "product_sku": item.product.sku if item.product else "",
         "annotator": a.user.get_username(),
-        **{f.name: a.values.get(f.name) for f in AD_IMAGE_FIELDS},
+        **values,
         "marks": a.marks,
         "reason": a.reason,
         "is_gold": a.is_gold,
@@ -61,7 +66,10 @@ def export_hf(project: Project) -> Iterator[str]:
         r["marks"] = json.dumps(r["marks"])
         r["gold_correct"] = "" if r["gold_correct"] is None else str(r["gold_correct"]).lower()
         r["lead_time_ms"] = r["lead_time_ms"] or 0
-        r["label_usable"] = 1 if r["usable"] == "yes" else 0
+        if "values" in r:
+            r["values"] = json.dumps(r["values"], ensure_ascii=False)
+        else:
+            r["label_usable"] = 1 if r["usable"] == "yes" else 0
         yield json.dumps(r, ensure_ascii=False) + "\n"
 
 

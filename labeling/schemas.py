@@ -96,6 +96,14 @@ def validate_reason(reason: Any) -> str:
     return reason.strip()
 
 
-def gold_matches(values: dict[str, str], gold: dict[str, str]) -> bool:
-    """A gold check passes when every field the gold answer names is matched."""
-    return all(values.get(k) == v for k, v in gold.items())
+def gold_matches(values: dict[str, Any], gold: dict[str, Any]) -> bool:
+    """A gold check passes when every field the gold answer names is matched; a nested gold
+    answer (the terms of an expansion, the steps of a trace) is matched key by key."""
+    for k, want in gold.items():
+        got = values.get(k)
+        if isinstance(want, dict):
+            if not isinstance(got, dict) or not gold_matches(got, want):
+                return False
+        elif got != want:
+            return False
+    return True

@@ -17,13 +17,9 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from jdreview.models import Project
+from labeling.kinds import spec_for
 from labeling.models import Annotation, Assignment, Item
-from labeling.schemas import (
-    AnnotationError,
-    gold_matches,
-    validate_ad_image,
-    validate_reason,
-)
+from labeling.schemas import gold_matches, validate_reason
 
 _rng = random.Random()
 EXPIRE_BATCH = 200
@@ -195,11 +191,7 @@ def annotation_submit(
                 return existing, False
         if assignment.status == Assignment.Status.SKIPPED:
             raise QueueError("this item was skipped; it cannot be submitted")
-        if item.kind != Item.Kind.AD_IMAGE:
-            raise AnnotationError(f"{item.get_kind_display()} items are not labeled here yet")
-        clean_values, clean_marks = validate_ad_image(
-            values, marks, width=item.width, height=item.height
-        )
+        clean_values, clean_marks = spec_for(item.kind).validate(item, values, marks)
         clean_reason = validate_reason(reason)
         if assignment.status == Assignment.Status.EXPIRED and not item.is_gold:
             # The hold lapsed; the work still counts if nobody else took the slot.
@@ -286,7 +278,7 @@ def annotation_record(
 
     It counts like any other annotation: it is exported and reaches the next training set.
     """
-    clean_values, _ = validate_ad_image(values, [], width=item.width, height=item.height)
+    clean_values, _ = spec_for(item.kind).validate(item, values, [])
     with transaction.atomic():
         annotation = Annotation.objects.create(
             item=item,

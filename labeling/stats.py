@@ -9,8 +9,8 @@ import krippendorff
 import numpy as np
 
 from jdreview.models import Project
+from labeling.kinds import spec_for
 from labeling.models import Annotation
-from labeling.schemas import AD_IMAGE_FIELDS
 
 # A single lead time above this is a break, not work; it is capped when summing hours.
 MAX_LEAD_MS = 5 * 60 * 1000
@@ -33,14 +33,29 @@ class AnnotatorStats:
     majority_agreement: float | None
 
 
-def _labels_by_item(project: Project) -> dict[int, list[tuple[str, dict[str, str]]]]:
-    by_item: dict[int, list[tuple[str, dict[str, str]]]] = defaultdict(list)
+Labels = list[tuple[str, dict[str, dict[str, str]]]]
+
+
+def _labels_by_item(project: Project) -> dict[int, Labels]:
+    """item -> [(username, {group: {unit: category}})], the values split into the
+    agreement units of the item's kind."""
+    by_item: dict[int, Labels] = defaultdict(list)
     rows = Annotation.objects.filter(project=project, undone=False).values_list(
-        "item_id", "user__username", "values"
+        "item_id", "item__kind", "user__username", "values"
     )
-    for item_id, username, values in rows.iterator(chunk_size=5000):
-        by_item[item_id].append((username, values))
+    for item_id, kind, username, values in rows.iterator(chunk_size=5000):
+        by_item[item_id].append((username, spec_for(kind).units(values or {})))
     return by_item
+
+
+def _groups(by_item: dict[int, Labels]) -> list[str]:
+    """The groups present, in the order their kind declares them."""
+    seen: dict[str, None] = {}
+    for labels in by_item.values():
+        for _, units in labels:
+            for group in units:
+                seen.setdefault(group, None)
+    return list(seen)
 
 
 def krippendorff_alpha(units: list[list[str | None]]) -> float | None:
@@ -61,11 +76,22 @@ def krippendorff_alpha(units: list[list[str | None]]) -> float | None:
 
 
 def agreement(project: Project) -> list[AspectAgreement]:
-    overlapped = [labels for labels in _labels_by_item(project).values() if len(labels) >= 2]
+    by_item = _labels_by_item(project)
+    overlapped = [labels for labels in by_item.values() if len(labels) >= 2]
     result = []
-    for f in AD_IMAGE_FIELDS:
-        units = [[values.get(f.name) for _, values in labels] for labels in overlapped]
-        result.append(AspectAgreement(f.name, krippendorff_alpha(units), len(units)))
+    for group in _groups(by_item):
+        # One unit per (item, unit key) that at least two people labeled.
+        units: list[list[str | None]] = []
+        n_items = 0
+        for labels in overlapped:
+            keys: dict[str, None] = {}
+            for _, values in labels:
+                keys.update(dict.fromkeys(values.get(group, {})))
+            item_units = [[values.get(group, {}).get(k) for _, values in labels] for k in keys]
+            item_units = [u for u in item_units if sum(v is not None for v in u) >= 2]
+            units.extend(item_units)
+            n_items += bool(item_units)
+        result.append(AspectAgreement(group, krippendorff_alpha(units), n_items))
     return result
 
 
@@ -78,12 +104,15 @@ def annotator_stats(project: Project) -> list[AnnotatorStats]:
             continue  # with two labels there is no majority of the others
         for username, values in labels:
             others = [v for u, v in labels if u != username]
-            for f in AD_IMAGE_FIELDS:
-                top = Counter(v.get(f.name) for v in others).most_common(2)
-                if len(top) == 2 and top[0][1] == top[1][1]:
-                    continue  # tie among the others: no majority to agree with
-                compared[username] += 1
-                agree[username] += values.get(f.name) == top[0][0]
+            for group, mine in values.items():
+                for key, value in mine.items():
+                    top = Counter(
+                        o[group][key] for o in others if key in o.get(group, {})
+                    ).most_common(2)
+                    if not top or (len(top) == 2 and top[0][1] == top[1][1]):
+                        continue  # no majority of the others to agree with
+                    compared[username] += 1
+                    agree[username] += value == top[0][0]
     rows = Annotation.objects.filter(project=project, undone=False).values_list(
         "user__username", "lead_time_ms", "is_gold", "gold_correct"
     )

@@ -1,4 +1,4 @@
-"""HTML views of the labeling app: the keyboard-first image labeling page.
+"""HTML views of the labeling app: the keyboard-first labeling page, for every item kind.
 
 One view renders the full page or, for an htmx request, just the task partial; every form
 also works as a plain POST without JavaScript.
@@ -6,7 +6,7 @@ also works as a plain POST without JavaScript.
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,7 +20,8 @@ from jdreview.http import AuthedHttpRequest
 from jdreview.models import Project
 from jdreview.roles import PERM_LABEL
 from labeling import services
-from labeling.models import Assignment
+from labeling.kinds import spec_for
+from labeling.models import Assignment, Item
 from labeling.schemas import AD_IMAGE_FIELDS, AnnotationError
 
 
@@ -28,7 +29,7 @@ def _task_context(
     request: AuthedHttpRequest,
     project: Project,
     error: str = "",
-    values: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> dict:
     assignment = services.task_next(project=project, user=request.user)
     upcoming = (
@@ -37,16 +38,26 @@ def _task_context(
         else None
     )
     done = request.user.annotations.filter(project=project, undone=False).count()
-    return {
+    item = assignment.item if assignment else None
+    if item is not None:
+        kind = item.kind
+    else:  # an empty queue still shows the project's kind of keys
+        kind = project.items.values_list("kind", flat=True).first() or Item.Kind.AD_IMAGE
+    spec = spec_for(kind)
+    context = {
         "project": project,
         "assignment": assignment,
-        "item": assignment.item if assignment else None,
+        "item": item,
         "upcoming": upcoming.item if upcoming else None,
+        "spec": spec,
         "fields": AD_IMAGE_FIELDS,
         "error": error,
         "values": values or {},
         "done": done,
     }
+    if item is not None and spec.context is not None:
+        context.update(spec.context(item))
+    return context
 
 
 def _render_task(
@@ -54,7 +65,7 @@ def _render_task(
     project: Project,
     *,
     error: str = "",
-    values: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     context = _task_context(request, project, error, values)
@@ -75,13 +86,17 @@ def label_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def label_submit(request: AuthedHttpRequest, project_id: int, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_LABEL)
-    values = {f.name: request.POST.get(f.name, "") for f in AD_IMAGE_FIELDS}
-    try:
-        marks = json.loads(request.POST.get("marks") or "[]")
-    except json.JSONDecodeError:
-        marks = "invalid"
+    kind = (
+        Assignment.objects.filter(pk=assignment_id, user=request.user, project=project)
+        .values_list("item__kind", flat=True)
+        .first()
+    )
     lead = request.POST.get("lead_time_ms", "")
+    values: Any = {}
     try:
+        if kind is None:
+            raise services.QueueError("no such task for you; ask for the next item")
+        values, marks = spec_for(kind).parse_form(request.POST)
         services.annotation_submit(
             assignment_id=assignment_id,
             user=request.user,
@@ -91,7 +106,8 @@ def label_submit(request: AuthedHttpRequest, project_id: int, assignment_id: int
             lead_time_ms=int(lead) if lead.isdigit() else None,
         )
     except (AnnotationError, services.QueueError) as exc:
-        return _render_task(request, project, error=str(exc), values=values, status=400)
+        shown = values if isinstance(values, dict) else {}
+        return _render_task(request, project, error=str(exc), values=shown, status=400)
     if request.htmx:
         return _render_task(request, project)
     return redirect(reverse("labeling:label", args=[project.pk]))

@@ -61,4 +61,7 @@ def load_all() -> None:
     # (runners import torch and friends lazily, inside the function).
     import labeling.jobs  # noqa: F401
     import rewards.jobs  # noqa: F401
-    import workers.jobs  # noqa: F401
+    import workers.agents.jobs
+    import workers.imagegen.jobs
+    import workers.jobs
+    import workers.qe.jobs  # noqa: F401

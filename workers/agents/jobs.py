@@ -1,0 +1,1 @@
+"""Job kinds of this loop (registered with workers.registry at import)."""
