@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rewards.ml import gate  # noqa: E402
+from rewards.ml.align import aligned_inputs  # noqa: E402
 from rewards.ml.aspects import AspectSpec, default_registry  # noqa: E402
 from rewards.ml.ensemble import Ensemble  # noqa: E402
 from rewards.ml.images import load_image_file, load_reference_file  # noqa: E402
@@ -152,6 +153,30 @@ def decode(rows: list[dict], size: int, ref_size: int):
     return torch.from_numpy(imgs), (torch.from_numpy(bank), index)
 
 
+_INPUTS: dict = {}
+
+
+def inputs_for(spec: AspectSpec, rows: list[dict], split: str):
+    """(images, (reference bank, index)) for a spec, decoded once per split and input kind;
+    aligned crops for an aspect that takes them."""
+    key = (split, spec.aligned, spec.input_size, spec.ref_input_size)
+    if key not in _INPUTS:
+        if spec.aligned:
+            folder = Path(rows[0]["folder"])
+            crops, refs = aligned_inputs(
+                [str(folder / "images" / f"{r['key']}.png") for r in rows],
+                [str(folder / "refs" / f"{r['sku']}.png") for r in rows],
+                spec.input_size,
+            )
+            _INPUTS[key] = (
+                torch.from_numpy(crops),
+                (torch.from_numpy(refs), torch.arange(len(rows))),
+            )
+        else:
+            _INPUTS[key] = decode(rows, spec.input_size, spec.ref_size)
+    return _INPUTS[key]
+
+
 def single_spec(budget: int) -> AspectSpec:
     """The monolithic baseline: the same architecture (image + reference stem), widened
     until it has about `budget` parameters."""
@@ -204,15 +229,13 @@ def main() -> None:
     )
 
     reg = default_registry()
-    spec0 = reg.get("shape")
+    spec0 = reg.get("placement")  # the whole-ad input size, for the single baseline
     config = TrainConfig(epochs=epochs, batch_size=64, lr=4e-3)
     out_dir = Path(tempfile.mkdtemp(prefix="bench_gate_"))
 
     # ---- retrain to live: labels present -> every aspect trained, evaluated, saved --------
     t_retrain, cpu_retrain = time.perf_counter(), time.process_time()
     targets = dawid_skene(anns)
-    x_train, r_train = decode(train_rows, spec0.input_size, spec0.ref_size)
-    x_cal, r_cal = decode(calib_rows, spec0.input_size, spec0.ref_size)
 
     def target_arrays(aspect: str, rows_: list[dict]):
         t = targets[aspect].as_dict()
@@ -226,6 +249,8 @@ def main() -> None:
     for spec in reg.models():
         y, w = target_arrays(spec.name, train_rows)
         y_cal, _ = target_arrays(spec.name, calib_rows)
+        x_train, r_train = inputs_for(spec, train_rows, "train")
+        x_cal, r_cal = inputs_for(spec, calib_rows, "calib")
         log(f"train {spec.name}: {len(y)} images, {epochs} epochs")
         res = train_aspect(
             spec,
@@ -252,6 +277,8 @@ def main() -> None:
     y, w = target_arrays("usable", train_rows)
     y_cal_usable, _ = target_arrays("usable", calib_rows)
     log(f"train single model ({budget} params budget)")
+    x_train, r_train = inputs_for(sspec, train_rows, "train")
+    x_cal, r_cal = inputs_for(sspec, calib_rows, "calib")
     single = train_aspect(
         sspec,
         x_train,

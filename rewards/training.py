@@ -104,6 +104,19 @@ def _image_arrays(items: list[Item], size: int) -> np.ndarray:
     return np.stack([load_image_file(item.image.path, size) for item in items])
 
 
+def _aligned_arrays(items: list[Item], size: int) -> tuple[np.ndarray, np.ndarray]:
+    from rewards.ml.align import aligned_inputs
+
+    missing = [i.pk for i in items if i.product is None or not i.product.cutout]
+    if missing:
+        raise NotEnoughLabels(f"item {missing[0]} has no product reference cut-out")
+    return aligned_inputs(
+        [item.image.path for item in items],
+        [item.product.cutout.path for item in items],  # type: ignore[union-attr]
+        size,
+    )
+
+
 def _reference_bank(items: list[Item], size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
     from rewards.ml.images import load_reference_file
 
@@ -174,6 +187,7 @@ def train_aspects(
         Item.objects.filter(pk__in=snapshot.item_ids).select_related("product").order_by("pk")
     )
     arrays: dict[int, torch.Tensor] = {}
+    aligned_refs: dict[int, torch.Tensor] = {}
     versions = []
     for n, aspect in enumerate(names):
         spec = registry.get(aspect)
@@ -181,12 +195,21 @@ def train_aspects(
         usable_items = [i for i in items if i.pk in targets]
         if len(usable_items) < MIN_LABELED_ITEMS:
             raise NotEnoughLabels(f"{aspect}: only {len(usable_items)} labeled items")
-        if spec.input_size not in arrays or len(arrays[spec.input_size]) != len(usable_items):
+        key = -spec.input_size if spec.aligned else spec.input_size
+        if key not in arrays or len(arrays[key]) != len(usable_items):
             if reporter:
-                reporter.log(f"loading {len(usable_items)} images at {spec.input_size}px")
-            arrays[spec.input_size] = torch.from_numpy(_image_arrays(usable_items, spec.input_size))
+                what = "aligning" if spec.aligned else "loading"
+                reporter.log(f"{what} {len(usable_items)} images at {spec.input_size}px")
+            if spec.aligned:
+                crops, aligned = _aligned_arrays(usable_items, spec.input_size)
+                arrays[key] = torch.from_numpy(crops)
+                aligned_refs[key] = torch.from_numpy(aligned)
+            else:
+                arrays[key] = torch.from_numpy(_image_arrays(usable_items, spec.input_size))
         refs = None
-        if spec.uses_reference:
+        if spec.aligned:
+            refs = (aligned_refs[key], torch.arange(len(usable_items)))
+        elif spec.uses_reference:
             bank, index = _reference_bank(usable_items, spec.ref_input_size, spec.reference)
             refs = (torch.from_numpy(bank), torch.from_numpy(index))
         config = TrainConfig(epochs=epochs) if epochs else TrainConfig()
@@ -201,7 +224,7 @@ def train_aspects(
 
         result = train_aspect(
             spec,
-            arrays[spec.input_size],
+            arrays[key],
             refs,
             np.array([targets[i.pk] for i in usable_items], dtype=np.float32),
             np.array([snapshot.weights[aspect][i.pk] for i in usable_items], dtype=np.float32),

@@ -14,8 +14,10 @@ from typing import Any, Literal
 from .model import AspectNetConfig
 
 # "none": image only; "mask": the product reference cut-out's alpha (1 channel);
-# "rgba": the full reference cut-out (4 channels).
-Reference = Literal["none", "mask", "rgba"]
+# "rgba": the full reference cut-out (4 channels); "aligned": the product is located in
+# the ad with its reference (rewards.ml.align) and the model sees the ad cropped around it
+# with the reference drawn into the same box (3 + 4 channels at input_size).
+Reference = Literal["none", "mask", "rgba", "aligned"]
 Rule = Callable[[Mapping[str, Any]], bool]
 
 
@@ -47,13 +49,17 @@ class AspectSpec:
         return self.kind == "model" and self.reference != "none"
 
     @property
+    def aligned(self) -> bool:
+        return self.kind == "model" and self.reference == "aligned"
+
+    @property
     def ref_input_size(self) -> int:
         """Side of the reference input: the image size when stacked as channels."""
-        return self.input_size if self.ref_mode == "channels" else self.ref_size
+        return self.input_size if self.ref_mode == "channels" or self.aligned else self.ref_size
 
     @property
     def ref_channels(self) -> int:
-        return {"none": 0, "mask": 1, "rgba": 4}[self.reference]
+        return {"none": 0, "mask": 1, "rgba": 4, "aligned": 4}[self.reference]
 
     def model_config(self) -> AspectNetConfig:
         if self.kind != "model":
@@ -63,7 +69,9 @@ class AspectSpec:
             channels=self.channels,
             stem_stride=self.stem_stride,
             ref_size=self.ref_input_size,
-            ref_mode=self.ref_mode if self.uses_reference else "none",
+            ref_mode="channels"
+            if self.aligned
+            else (self.ref_mode if self.uses_reference else "none"),
             ref_channels=max(1, self.ref_channels),
             hidden=self.hidden,
         )
@@ -135,8 +143,8 @@ def product_area_share(mask: Any) -> float:
 
 
 def default_registry() -> AspectRegistry:
-    """The three aspects from the product brief. Shape compares the image with the product's
-    reference cut-out (a stretched or extended product differs from its reference); colour
+    """The three aspects from the product brief. Shape compares the product, located in the
+    ad, with its reference cut-out (a stretched or extended product differs from it); colour
     needs the product's own colours, so it also sees the reference; placement is judged from
     the image alone."""
     return AspectRegistry(
@@ -144,8 +152,11 @@ def default_registry() -> AspectRegistry:
             AspectSpec(
                 "shape",
                 description="product intact: not distorted, not extended, not cropped",
-                reference="rgba",
-                ref_mode="stem",
+                # Seen whole, the product is often a few dozen pixels and its defects a few
+                # pixels (whole-ad model: AUC 0.58); cropped around it and side by side
+                # with its reference, a stretch or a missing slice is visible.
+                reference="aligned",
+                input_size=64,
             ),
             AspectSpec(
                 "placement",

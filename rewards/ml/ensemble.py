@@ -15,10 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .align import TemplateBank, aligned_inputs
 from .aspects import AspectRegistry, AspectSpec, default_registry
 from .images import load_image_file, load_reference_file
 from .model import AspectNet, load
 from .train import default_device
+
+
+def input_key(spec: AspectSpec) -> int:
+    """Key of an aspect's image input in a decoded batch: its side, negated for aligned
+    crops (which are not the whole ad at that side)."""
+    return -spec.input_size if spec.aligned else spec.input_size
 
 
 class Ensemble:
@@ -35,6 +42,7 @@ class Ensemble:
                 raise ValueError(f"{name!r} is a rule aspect, not a model")
         self.models = {k: m.to(self.device).eval() for k, m in models.items()}
         self._ref_cache: dict[tuple[str, int, str], np.ndarray] = {}
+        self._bank = TemplateBank()
 
     @classmethod
     def load(
@@ -67,7 +75,7 @@ class Ensemble:
         aspects that take one (see AspectSpec.ref_input_size)."""
         out = {}
         for spec in self._specs():
-            x = torch.from_numpy(images[spec.input_size]).to(self.device)
+            x = torch.from_numpy(images[input_key(spec)]).to(self.device)
             r = ri = None
             if spec.uses_reference:
                 bank, index = refs[(spec.ref_input_size, spec.reference)]
@@ -88,15 +96,27 @@ class Ensemble:
     def _decode(
         self, paths: Sequence[str], ref_paths: Sequence[str] | None
     ) -> tuple[dict[int, np.ndarray], dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]]:
-        specs = self._specs()
-        sizes = sorted({s.input_size for s in specs})
         images: dict[int, np.ndarray] = {}
+        refs: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        for spec in self._specs():
+            if spec.aligned and input_key(spec) not in images:
+                if ref_paths is None:
+                    raise ValueError("these aspects need the product reference cut-outs")
+                crops, aligned = aligned_inputs(
+                    list(paths), list(ref_paths), spec.input_size, self._bank, len(paths)
+                )
+                images[input_key(spec)] = crops
+                refs[(spec.ref_input_size, spec.reference)] = (
+                    aligned,
+                    np.arange(len(paths), dtype=np.int64),
+                )
+        specs = [s for s in self._specs() if not s.aligned]
+        sizes = sorted({s.input_size for s in specs})
         if len(sizes) == 1:
             images[sizes[0]] = np.stack([load_image_file(p, sizes[0]) for p in paths])
         else:
             for size in sizes:
                 images[size] = np.stack([load_image_file(p, size) for p in paths])
-        refs: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
         for key in {(s.ref_input_size, s.reference) for s in specs if s.uses_reference}:
             if ref_paths is None:
                 raise ValueError("these aspects need the product reference cut-outs")
