@@ -1,16 +1,60 @@
 """Ad-image generator: tiny pixel-space inpainting diffusion, RL refinement, block pruning.
 
 Plain PyTorch + diffusers; no Django imports (the Django side calls these functions).
+
+The names below are loaded on first use (PEP 562), so a web process that only needs the
+pure-numpy pruning analysis (`.curve`) does not import torch and diffusers with it.
 """
 
-from .config import GeneratorConfig, full_config, tiny_config
-from .full import generate_ads_full, load_full_pipeline
-from .layout import Layout, choose_layout
-from .model import AdImageGenerator
-from .pruning import PruningAnalysis, analyze, block_influence, prune_model, recover
-from .rl import RLConfig, evaluate, refine_with_reward, rl_run
-from .sampling import GeneratedAd, generate_ads
-from .train import GenData, TrainConfig, heldout_loss, train_generator
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "GeneratorConfig": "config",
+    "full_config": "config",
+    "tiny_config": "config",
+    "generate_ads_full": "full",
+    "load_full_pipeline": "full",
+    "Layout": "layout",
+    "choose_layout": "layout",
+    "AdImageGenerator": "model",
+    "PruningAnalysis": "curve",
+    "analyze": "curve",
+    "block_influence": "pruning",
+    "prune_model": "pruning",
+    "recover": "pruning",
+    "RLConfig": "rl",
+    "evaluate": "rl",
+    "refine_with_reward": "rl",
+    "rl_run": "rl",
+    "GeneratedAd": "sampling",
+    "generate_ads": "sampling",
+    "GenData": "train",
+    "TrainConfig": "train",
+    "heldout_loss": "train",
+    "train_generator": "train",
+}
+
+if TYPE_CHECKING:
+    from .config import GeneratorConfig, full_config, tiny_config
+    from .curve import PruningAnalysis, analyze
+    from .full import generate_ads_full, load_full_pipeline
+    from .layout import Layout, choose_layout
+    from .model import AdImageGenerator
+    from .pruning import block_influence, prune_model, recover
+    from .rl import RLConfig, evaluate, refine_with_reward, rl_run
+    from .sampling import GeneratedAd, generate_ads
+    from .train import GenData, TrainConfig, heldout_loss, train_generator
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "AdImageGenerator",

@@ -18,6 +18,7 @@ import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,9 +35,11 @@ from .sampling import (
     initial_noise,
 )
 
-RewardFn = Callable[[torch.Tensor], torch.Tensor]  # images [B,3,H,W] in [0,1] -> [B]
+# images [B,3,H,W] in [0,1] -> [B]. A reward with `uses_cutouts = True` (the live
+# ensemble, ensemble_reward.py) is called as reward_fn(images, cutouts) instead.
+RewardFn = Callable[..., torch.Tensor]
 # judge(ad, cutout) -> True when the oracle calls the generated ad usable
-JudgeFn = Callable[[object, Image.Image], bool]
+JudgeFn = Callable[[Any, Image.Image], bool]
 
 
 @dataclass
@@ -69,6 +72,15 @@ def _select(cond: Conditions, idx: Sequence[int]) -> Conditions:
     )
 
 
+def reward_of(
+    reward_fn: RewardFn, images: torch.Tensor, cutouts: Sequence[Image.Image]
+) -> torch.Tensor:
+    """Call the reward with the images' product cut-outs when it compares against them."""
+    if getattr(reward_fn, "uses_cutouts", False):
+        return reward_fn(images, list(cutouts))
+    return reward_fn(images)
+
+
 def refine_with_reward(
     model: AdImageGenerator,
     reward_fn: RewardFn,
@@ -95,7 +107,7 @@ def refine_with_reward(
         seeds = rng.integers(0, 2**31 - 1, cfg.batch_size).tolist()
         noise = initial_noise(seeds, mcfg.resolution).to(device)
         x0, grad_inputs = denoise(model, cond, noise, cfg.sample_steps, cfg.grad_last_k)
-        reward = reward_fn(compose_canvas(x0, cond))
+        reward = reward_of(reward_fn, compose_canvas(x0, cond), [cutouts[j] for j in idx])
         # Consistency on exactly the (x_t, t) the reward gradient flowed through.
         consistency = torch.zeros((), device=device)
         for x_t, t in grad_inputs:
@@ -137,7 +149,7 @@ def evaluate(
     for s in range(0, len(titles), batch_size):
         sl = slice(s, s + batch_size)
         ads = generate_ads(model, titles[sl], cutouts[sl], seeds[sl])
-        rewards += reward_fn(to_tensor([a.image for a in ads])).tolist()
+        rewards += reward_of(reward_fn, to_tensor([a.image for a in ads]), cutouts[sl]).tolist()
         if judge is not None:
             usable += [bool(judge(a, c)) for a, c in zip(ads, cutouts[sl])]
     out = {"reward": float(np.mean(rewards)), "n": len(rewards)}

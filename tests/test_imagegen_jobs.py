@@ -1,0 +1,171 @@
+"""Generator jobs in the app: training, RL from the live reward ensemble and pruning each
+save a generator version with its held-out judgement; generated ads become items that the
+gate scores; bad requests fail the job with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from jdreview.models import Product
+from labeling.models import Item
+from rewards.models import Decision
+from tests.imagegen_helpers import (
+    gate_thresholds,
+    live_reward_models,
+    saved_generator,
+    world_catalog,
+)
+from workers import services as job_services
+from workers.imagegen.evaluation import sample_file, samples_of
+from workers.models import Job, PipelineVersion
+from workers.versions import artifact_path
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _artifacts(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    import torch
+
+    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
+    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
+    # One thread: on a shared two-core machine, two torch threads contend badly.
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def catalog(db):  # type: ignore[no-untyped-def]
+    return world_catalog()
+
+
+def _run(kind: str, params: dict, project, user=None) -> Job:  # type: ignore[no-untyped-def]
+    with transaction.atomic():
+        job = job_services.job_create(kind=kind, params=params, project=project, user=user)
+    job_services.job_run(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_training_job_saves_a_live_generator_judged_on_the_heldout_set(project, manager, catalog):
+    job = _run(
+        "generator_train", {"steps": 4, "layers": 3, "images": 32, "seed": 1}, project, manager
+    )
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.progress == 1.0 and "training data" in job.log_tail
+    version = PipelineVersion.objects.get(project=project, family="generator")
+    assert version.status == "live" and version.job == job
+    assert version.config["num_layers"] == 3
+    assert (artifact_path(version) / "transformer" / "config.json").is_file()
+    assert 0.0 <= version.metrics["heldout_usable"] <= 1.0
+    assert version.metrics["heldout_reward"] is None  # no live reward ensemble yet
+    samples = samples_of(version)
+    assert len(samples) == version.metrics["heldout_n"] == 24
+    assert sample_file(version, 0) is not None
+    assert job.metrics["version_id"] == version.pk
+
+
+def test_rl_job_reports_reward_and_usable_rate_and_saves_a_child_version(project, manager, catalog):
+    live_reward_models(project)
+    base = saved_generator(project, layers=2)
+    job = _run("generator_rl", {"steps": 2, "batch": 2, "version": base.pk}, project, manager)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    child = PipelineVersion.objects.exclude(pk=base.pk).get(project=project)
+    assert child.parent == base and child.name == "rl" and child.status == "candidate"
+    rl = child.metrics["rl"]
+    for key in ("reward_before", "reward_after", "usable_before", "usable_after"):
+        assert 0.0 <= rl[key] <= 1.0
+    assert len(rl["train_rewards"]) == 2 and len(rl["consistency"]) == 2
+    expected = rl["reward_after"] > rl["reward_before"] + 1e-3 and (
+        rl["usable_after"] <= rl["usable_before"] < 1.0
+    )
+    assert rl["reward_hacking"] is expected and child.metrics["reward_hacking"] is expected
+    assert child.metrics["heldout_reward"] is not None
+    assert job.metrics["reward_hacking"] is expected
+
+
+def test_rl_without_live_reward_models_fails_clearly(project, manager, catalog):
+    base = saved_generator(project, layers=2)
+    job = _run("generator_rl", {"steps": 1, "version": base.pk}, project, manager)
+    assert job.status == Job.Status.FAILED
+    assert "no live reward model for every aspect" in job.error
+    assert PipelineVersion.objects.filter(project=project).count() == 1
+
+
+def test_pruning_job_saves_a_shallower_version_with_its_analysis(project, manager, catalog):
+    base = saved_generator(project, layers=4)
+    job = _run(
+        "generator_prune",
+        {"version": base.pk, "remove": 1, "recovery_steps": 2, "images": 32},
+        project,
+        manager,
+    )
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    pruned = PipelineVersion.objects.exclude(pk=base.pk).get(project=project)
+    assert pruned.config["num_layers"] == 3 and pruned.parent == base
+    pr = pruned.metrics["pruning"]
+    assert len(pr["influence"]) == len(pr["smoothed"]) == 4
+    assert len(pr["remove"]) == 1 and pr["blocks_after"] == 3
+    assert pr["params_after"] < pr["params_before"]
+    assert pr["throughput_ratio"] > 0 and pr["quality_ratio"] > 0
+    from workers.imagegen.evaluation import model_load
+
+    assert model_load(pruned).num_blocks == 3
+
+
+def test_pruning_a_version_of_another_project_fails(project, other_project, manager, catalog):
+    foreign = saved_generator(other_project, layers=3)
+    job = _run("generator_prune", {"version": foreign.pk}, project, manager)
+    assert job.status == Job.Status.FAILED and "no generator version with id" in job.error
+
+
+def test_generated_ads_become_items_with_truth_and_recipe(project, manager, catalog):
+    version = saved_generator(project, layers=2)
+    product = Product.objects.order_by("sku").first()
+    job = _run("generate_ads", {"product": product.pk, "count": 3, "seed": 5}, project, manager)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    items = list(Item.objects.filter(project=project, source="generated").order_by("pk"))
+    assert len(items) == 3 and job.metrics["generated"] == 3
+    for item in items:
+        assert item.product == product and item.image and item.kind == "ad_image"
+        assert item.recipe["generator"]["version_id"] == version.pk
+        assert set(item.truth["aspects"]) == {"shape", "placement", "color"}
+        assert isinstance(item.truth["usable"], bool)
+        assert item.queued  # no live ensemble: a person judges them
+    assert job.metrics["unscored"] == 3
+    assert sorted(i.recipe["seed"] for i in items) == [5, 6, 7]
+
+
+def test_recurrent_generation_stops_when_the_gate_launches(project, manager, catalog):
+    saved_generator(project, layers=2)
+    live_reward_models(project)
+    gate_thresholds(project, launch=0.0)  # everything passes: the first try launches
+    product = Product.objects.order_by("sku").first()
+    job = _run(
+        "generate_ads", {"product": product.pk, "count": 4, "recurrent": True}, project, manager
+    )
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.metrics["generated"] == 1 and job.metrics["launched_on_try"] == 1
+    item = Item.objects.get(project=project, source="generated")
+    assert item.decision.outcome == Decision.Outcome.LAUNCH and not item.queued
+
+
+def test_recurrent_generation_gives_up_after_n_tries(project, manager, catalog):
+    saved_generator(project, layers=2)
+    live_reward_models(project)
+    gate_thresholds(project, launch=1.01)  # nothing can launch
+    product = Product.objects.order_by("sku").first()
+    job = _run(
+        "generate_ads", {"product": product.pk, "count": 3, "recurrent": True}, project, manager
+    )
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.metrics["generated"] == 3 and job.metrics["launched_on_try"] is None
+    assert job.metrics["review"] + job.metrics["reject"] == 3
+    assert Decision.objects.filter(item__source="generated").count() == 3
+
+
+def test_generation_without_a_generator_fails_clearly(project, manager, catalog):
+    product = Product.objects.order_by("sku").first()
+    job = _run("generate_ads", {"product": product.pk, "count": 1}, project, manager)
+    assert job.status == Job.Status.FAILED and "train one first" in job.error
+    assert not Item.objects.filter(source="generated").exists()

@@ -1,0 +1,166 @@
+"""Generating ads for a product: new ``Item``s that enter the same flow as imported images.
+
+Each generated ad is stored with ``items_create`` (like an upload), judged by the world's
+oracle for its ground truth (``truth``, never shown to annotators), then scored and gated
+by ``rewards.scoring.images_score``, the service the ``score_images`` job runs: it may
+launch, go to human review, or be rejected, and it is sampled for the ops audit like any
+other image. In recurrent mode (JD's "recurrent generation"), ads are generated one at a
+time until the gate launches one, at most ``count`` tries.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from jdreview.models import Product, Project
+from labeling.items import NewItem, items_create
+from labeling.models import Item
+from labeling.uploads import check_image
+from workers.imagegen.data import product_cutout
+from workers.imagegen.evaluation import ASPECTS, generator_for, model_load
+from workers.models import Job, PipelineVersion
+
+BATCH = 8
+
+
+def _png(image: Any) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def oracle_truth(ad: Any, cutout: Any) -> dict[str, Any]:
+    """Ground truth of a generated ad in the world items' format ({"aspects": {aspect:
+    {"defect", "severity"}}, "usable"}), so simulated reviewers, gold answers and the
+    dashboards treat it like any world image."""
+    from labeling.world.oracle import judge_generated
+
+    verdict = judge_generated(ad.image, ad.product_mask, cutout, ad.layout.to_dict())
+    details = verdict["details"]
+    aspects = {
+        a: {
+            "defect": details[a]["defect"] if verdict[a] == "defect" else None,
+            "severity": 1.0 if verdict[a] == "defect" else 0.0,
+        }
+        for a in ASPECTS
+    }
+    for a in ASPECTS:
+        if aspects[a]["severity"] and aspects[a]["defect"] is None:
+            aspects[a]["defect"] = "defect"  # the oracle says defective without naming a kind
+    return {"aspects": aspects, "usable": verdict["usable"] == "yes", "judge": "oracle"}
+
+
+def _new_item(
+    ad: Any,
+    cutout: Any,
+    *,
+    product: Product,
+    version: PipelineVersion,
+    external_id: str,
+    job: Job | None,
+    attempt: int,
+) -> NewItem:
+    data = _png(ad.image)
+    return NewItem(
+        image=check_image(data, name=external_id, max_bytes=10**8, max_pixels=10**8),
+        external_id=external_id,
+        payload={"title": product.title},
+        product_sku=product.sku,
+        recipe={
+            "generator": {
+                "version_id": version.pk,
+                "version": version.version,
+                "name": version.name,
+                "num_layers": version.config.get("num_layers"),
+            },
+            "seed": ad.seed,
+            "layout": ad.layout.to_dict(),
+            "sample_steps": version.config.get("sample_steps"),
+            "prompt": ad.title,
+            "job": job.pk if job is not None else None,
+            "try": attempt,
+        },
+        truth=oracle_truth(ad, cutout),
+        source=Item.Source.GENERATED,
+    )
+
+
+def _gate(project: Project, items: list[Item]) -> dict[str, str]:
+    """Score and gate the new items with the live ensemble; item id -> outcome (or
+    "unscored" when the project has no live model for every aspect: a person judges)."""
+    from rewards.models import Decision
+    from rewards.scoring import images_score
+
+    images_score(project)
+    outcomes = dict(Decision.objects.filter(item__in=items).values_list("item_id", "outcome"))
+    return {str(i.pk): outcomes.get(i.pk, "unscored") for i in items}
+
+
+def ads_generate(
+    *,
+    project: Project,
+    product: Product,
+    count: int,
+    recurrent: bool = False,
+    version: PipelineVersion | None = None,
+    seed: int = 0,
+    job: Job | None = None,
+    reporter: Any = None,
+) -> dict[str, Any]:
+    """Generate ``count`` ads (or, recurrent, up to ``count`` tries until one launches)."""
+    from workers.pipelines.imagegen.layout import choose_layout, product_bbox_aspect
+    from workers.pipelines.imagegen.sampling import generate_ads
+
+    version = version or generator_for(project, None)
+    model = model_load(version)
+    cutout = product_cutout(product)
+    layout = choose_layout(product_bbox_aspect(cutout))
+    tag = f"job{job.pk}" if job is not None else f"s{seed}"
+    outcomes: dict[str, str] = {}
+    items: list[Item] = []
+    launched_on: int | None = None
+    size = 1 if recurrent else BATCH
+    for start in range(0, count, size):
+        n = min(size, count - start)
+        seeds = [seed + start + k for k in range(n)]
+        ads = generate_ads(model, [product.title] * n, [cutout] * n, seeds, [layout] * n)
+        new = [
+            _new_item(
+                ad,
+                cutout,
+                product=product,
+                version=version,
+                external_id=f"gen-{product.sku}-v{version.pk}-{tag}-{start + k}",
+                job=job,
+                attempt=start + k + 1,
+            )
+            for k, ad in enumerate(ads)
+        ]
+        created = items_create(project=project, new_items=new)
+        items += created
+        outcomes.update(_gate(project, created))
+        if reporter is not None:
+            last = outcomes[str(created[-1].pk)]
+            reporter.progress(
+                (start + n) / count,
+                log=f"{start + n}/{count}: gate says {last}" if recurrent else None,
+            )
+        if recurrent and outcomes[str(created[-1].pk)] == "launch":
+            launched_on = start + n
+            break
+    counts = {k: sum(v == k for v in outcomes.values()) for k in ("launch", "review", "reject")}
+    counts["unscored"] = sum(v == "unscored" for v in outcomes.values())
+    usable = sum(bool(i.truth.get("usable")) for i in items)
+    result: dict[str, Any] = {
+        "product": product.sku,
+        "generator": f"v{version.version} {version.name}",
+        "generated": len(items),
+        **counts,
+        "oracle_usable": usable,
+        "item_ids": [i.pk for i in items],
+    }
+    if recurrent:
+        result["recurrent"] = True
+        result["launched_on_try"] = launched_on
+    return result
