@@ -67,10 +67,13 @@ class Membership(models.Model):
 
 
 class Product(models.Model):
-    """A catalog product. World products carry a reference cut-out (RGBA PNG)."""
+    """A catalog product. World products carry a reference cut-out (RGBA PNG); the search
+    catalog (query expansion) carries a description, which search indexes with the title."""
 
     sku = models.CharField(max_length=64, unique=True)
     title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    price = models.FloatField(null=True, blank=True)
     category = models.CharField(max_length=100, db_index=True)
     brand = models.CharField(max_length=100, blank=True)
     color = models.CharField(max_length=50, blank=True)

@@ -137,7 +137,8 @@ class MarkIn(serializers.Serializer):
 
 
 class SubmitIn(serializers.Serializer):
-    values = serializers.DictField(child=serializers.CharField())
+    # Any JSON values: each item kind validates its own shape (a trace's steps are a list).
+    values = serializers.DictField()
     marks = serializers.ListField(child=serializers.DictField(), required=False)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     lead_time_ms = serializers.IntegerField(required=False, min_value=0)

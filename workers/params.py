@@ -10,12 +10,117 @@ LIMITS: dict[str, dict[str, tuple[int, int]]] = {
     "worker_check": {"seconds": (1, 600)},
     "train_rewards": {"epochs": (1, 100)},
     "worker_check_gpu": {"seconds": (1, 600)},
+    # image generator (workers/imagegen): "version" and "product" are row ids, checked
+    # against the job's project by the runner
+    "generator_train": {
+        "steps": (1, 5000),
+        "layers": (2, 24),
+        "images": (32, 5000),
+        "seed": (0, 2**31 - 1),
+    },
+    "generator_rl": {
+        "version": (1, 2**31 - 1),
+        "steps": (1, 500),
+        "batch": (1, 32),
+        "seed": (0, 2**31 - 1),
+    },
+    "generator_prune": {
+        "version": (1, 2**31 - 1),
+        "remove": (1, 23),
+        "recovery_steps": (0, 2000),
+        "images": (32, 5000),
+        "seed": (0, 2**31 - 1),
+    },
+    "generate_ads": {
+        "product": (1, 2**31 - 1),
+        "count": (1, 50),
+        "version": (1, 2**31 - 1),
+        "seed": (0, 2**31 - 1),
+    },
+    # query expansion (workers/qe): "parent" is a version number of the project's
+    # query-expansion family, checked by the runner
+    "qe_catalog": {"size": (1, 100_000), "seed": (0, 2**31 - 1)},
+    "qe_pretrain": {
+        "steps": (1, 20_000),
+        "batch_size": (1, 512),
+        "seed": (0, 2**31 - 1),
+        "layers": (1, 12),
+        "eval_queries": (1, 5000),
+    },
+    "qe_sft": {
+        "steps": (1, 20_000),
+        "batch_size": (1, 512),
+        "seed": (0, 2**31 - 1),
+        "queries": (1, 100_000),
+        "eval_queries": (1, 5000),
+        "parent": (1, 10**6),
+    },
+    "qe_ppo": {
+        "steps": (1, 5000),
+        "batch_size": (2, 512),
+        "seed": (0, 2**31 - 1),
+        "queries": (1, 100_000),
+        "eval_queries": (1, 5000),
+        "parent": (1, 10**6),
+    },
+    "qe_grpo": {
+        "steps": (1, 5000),
+        "prompts": (1, 128),
+        "generations": (2, 64),
+        "seed": (0, 2**31 - 1),
+        "queries": (1, 100_000),
+        "eval_queries": (1, 5000),
+        "parent": (1, 10**6),
+    },
+    "qe_review_items": {"count": (1, 5000), "seed": (0, 2**31 - 1)},
+    # agent evaluation (workers/agents): "parent" is an agent-policy row id of the job's
+    # project (0 or absent: its newest base policy), checked by the runner
+    "agent_generate_traces": {
+        "tasks": (1, 360),
+        "runs": (1, 10),
+        "flawed_percent": (0, 100),
+        "seed": (0, 2**31 - 1),
+    },
+    "agent_train_base": {
+        "sft_steps": (1, 5000),
+        "eval_tasks": (1, 120),
+        "eval_runs": (1, 10),
+        "seed": (0, 2**31 - 1),
+    },
+    "agent_train_dpo": {
+        "steps": (1, 2000),
+        "eval_tasks": (1, 120),
+        "eval_runs": (1, 10),
+        "seed": (0, 2**31 - 1),
+        "parent": (0, 2**31 - 1),
+    },
+    "agent_train_explicit": {
+        "steps": (1, 2000),
+        "grpo_steps": (1, 2000),
+        "eval_tasks": (1, 120),
+        "eval_runs": (1, 10),
+        "seed": (0, 2**31 - 1),
+        "parent": (0, 2**31 - 1),
+    },
 }
-CHOICES: dict[str, dict[str, tuple[str, ...]]] = {"export": {"format": ("jsonl", "hf")}}
+# Decimal parameters: (low, high), both included.
+FLOATS: dict[str, dict[str, tuple[float, float]]] = {
+    "generator_prune": {"eps": (0.0, 1.0)},
+    "qe_pretrain": {"lr": (1e-6, 0.1)},
+    "qe_sft": {"lr": (1e-6, 0.1)},
+}
+CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "export": {"format": ("jsonl", "hf")},
+    "qe_pretrain": {"size": ("tiny", "full")},
+}
 LISTS: dict[str, dict[str, tuple[str, ...]]] = {
     "train_rewards": {"aspects": ("shape", "placement", "color")},
 }
-FLAGS: dict[str, tuple[str, ...]] = {"score_images": ("rescore",)}
+FLAGS: dict[str, tuple[str, ...]] = {
+    "score_images": ("rescore",),
+    "generate_ads": ("recurrent",),
+    "agent_generate_traces": ("policy",),
+}
 
 
 class ParamError(ValueError):
@@ -33,6 +138,15 @@ def clean_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             if not lo <= value <= hi:
                 raise ParamError(f"{name} must be between {lo} and {hi}")
             clean[name] = value
+    for name, (flo, fhi) in FLOATS.get(kind, {}).items():
+        if name in params:
+            try:
+                number = float(params[name])
+            except (TypeError, ValueError):
+                raise ParamError(f"{name} must be a number") from None
+            if not flo <= number <= fhi:  # also refuses NaN
+                raise ParamError(f"{name} must be between {flo:g} and {fhi:g}")
+            clean[name] = number
     for name, options in CHOICES.get(kind, {}).items():
         if name in params:
             if params[name] not in options:
@@ -51,6 +165,7 @@ def clean_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     unknown = (
         set(params)
         - set(LIMITS.get(kind, {}))
+        - set(FLOATS.get(kind, {}))
         - set(CHOICES.get(kind, {}))
         - set(LISTS.get(kind, {}))
         - set(FLAGS.get(kind, ()))

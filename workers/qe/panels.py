@@ -1,10 +1,35 @@
-"""This loop's dashboard panel."""
+"""This loop's dashboard panel: held-out recall@10 / precision@10 per version and phase,
+reward components over RL training, reviewers' acceptance of expansion terms."""
 
 from __future__ import annotations
 
 from jdreview.models import Project
 from jdreview.panels import Panel
+from labeling.models import Item
+from workers.models import PipelineVersion
+from workers.qe.charts import reward_svg
+from workers.qe.selectors import acceptance
+from workers.versions import versions_of
+
+FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
 
 
 def panel(project: Project) -> Panel | None:
-    return None
+    versions = versions_of(project, FAMILY)
+    has_items = project.items.filter(kind=Item.Kind.QUERY_EXPANSION).exists()
+    if not versions and not has_items:
+        return None
+    rl = [v for v in versions if v.metrics.get("reward_components")]
+    return Panel(
+        title="Query expansion",
+        template="qe/_panel.html",
+        context={
+            "versions": versions,
+            "rl_versions": rl,
+            "charts": [
+                (v, reward_svg(v.metrics.get("curve", []), list(v.metrics["reward_components"])))
+                for v in rl[:3]
+            ],
+            "acceptance": acceptance(project),
+        },
+    )

@@ -1,0 +1,133 @@
+"""Serving the live query-expansion model: clean the query, expand, search, cache.
+
+The model of a version is loaded once per process (a small LRU of versions), and each
+answer is cached in the Django cache under the version and the normalised query, so a new
+live version is never answered from the old one's cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import unicodedata
+from collections import OrderedDict
+from typing import Any
+
+from django.core.cache import cache
+
+from jdreview.models import Project
+from workers.models import PipelineVersion
+from workers.qe.search import BackendUnavailable, default_backend, engine_for, products_by_sku
+from workers.versions import artifact_path, live_version
+
+FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
+MAX_QUERY_CHARS = 200
+CACHE_SECONDS = 3600
+RESULTS = 10
+LOADED_VERSIONS = 2
+
+
+class QueryError(ValueError):
+    """The query cannot be expanded as given; the message says why (a 400)."""
+
+
+class NoLiveModel(LookupError):
+    """Nothing to serve yet: no live version (or no catalog) in this project (a 409)."""
+
+
+def clean_query(raw: Any) -> str:
+    """The query as typed, checked: text, not empty, not too long, no control characters.
+
+    Control characters (NUL, escapes, line breaks), unpaired surrogates and U+FFFD (what
+    bytes that are not UTF-8 decode to) mean binary or pasted garbage, not a search.
+    """
+    if not isinstance(raw, str):
+        raise QueryError("query must be text")
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if not text:
+        raise QueryError("query is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"query is longer than {MAX_QUERY_CHARS} characters")
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cs", "Co") or ch == "\ufffd":
+            raise QueryError("query contains control characters or binary data")
+    return " ".join(text.split())
+
+
+def normalise(query: str) -> str:
+    return " ".join(query.lower().split())
+
+
+_lock = threading.Lock()
+# Keyed by the artifact folder (unique per version, even where row ids are reused).
+_loaded: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+
+
+def loaded_model(version: PipelineVersion) -> tuple[Any, Any]:
+    """(model, tokenizer) of a version, loaded from its artifact once per process."""
+    from workers.pipelines.qe.model import load
+
+    with _lock:
+        if version.artifact in _loaded:
+            _loaded.move_to_end(version.artifact)
+            return _loaded[version.artifact]
+    model, tok = load(artifact_path(version))
+    model.eval()
+    with _lock:
+        _loaded[version.artifact] = (model, tok)
+        while len(_loaded) > LOADED_VERSIONS:
+            _loaded.popitem(last=False)
+    return model, tok
+
+
+def expand_terms(version: PipelineVersion, queries: list[str]) -> list[list[str]]:
+    """Greedy expansion terms of a version for each query (deterministic)."""
+    from workers.pipelines.qe.model import generate, parse_expansion
+
+    model, tok = loaded_model(version)
+    out: list[list[str]] = []
+    for i in range(0, len(queries), 64):
+        _, _, texts = generate(model, tok, queries[i : i + 64], 16)
+        out += [list(dict.fromkeys(parse_expansion(t))) for t in texts]
+    return out
+
+
+def expansion_for(
+    *, project: Project, query: str, backend: str | None = None, k: int = RESULTS
+) -> dict[str, Any]:
+    """The live version's expansion of ``query`` and the results with and without it.
+
+    ``query`` must have passed :func:`clean_query`. Raises NoLiveModel, or
+    BackendUnavailable for a backend this database cannot run.
+    """
+    from workers.qe.catalog import CatalogEmpty
+
+    version = live_version(project, FAMILY)
+    if version is None:
+        raise NoLiveModel("no live query-expansion model in this project yet")
+    backend = backend or default_backend()
+    norm = normalise(query)
+    digest = hashlib.sha256(f"{version.artifact}\n{norm}".encode()).hexdigest()[:40]
+    key = f"qe:expand:{backend}:{k}:{digest}"
+    hit = cache.get(key)
+    if hit is not None:
+        return {**hit, "query": query, "cached": True}
+    try:
+        engine = engine_for(backend)
+    except CatalogEmpty as exc:
+        raise NoLiveModel(str(exc)) from None
+    terms = expand_terms(version, [norm])[0]
+    expanded = " ".join([norm, *terms])
+    answer = {
+        "version": {"id": version.pk, "number": version.version, "name": version.name},
+        "backend": backend,
+        "terms": terms,
+        "expanded_query": expanded,
+        "results": products_by_sku(engine.search(expanded, k)),
+        "results_without": products_by_sku(engine.search(norm, k)),
+    }
+    cache.set(key, answer, CACHE_SECONDS)
+    return {**answer, "query": query, "cached": False}
+
+
+__all__ = ["BackendUnavailable", "NoLiveModel", "QueryError", "clean_query", "expansion_for"]

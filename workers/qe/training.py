@@ -1,0 +1,350 @@
+"""The three training phases as jobs: load the parent version, train, evaluate on the
+held-out long-tail queries, save with ``save_pretrained`` as a new PipelineVersion.
+
+Django side only: the training itself is ``workers.pipelines.qe``; torch and transformers
+are imported inside the functions so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from django.conf import settings
+
+from jdreview.models import Project
+from workers.models import Job, PipelineVersion
+from workers.qe.catalog import catalog_fingerprint, catalog_sync, query_world
+from workers.qe.selectors import approved_pairs, reviewer_term_ratings
+from workers.versions import (
+    VersionError,
+    artifact_dir,
+    artifact_path,
+    live_version,
+    pipeline_version_create,
+    versions_of,
+)
+
+if TYPE_CHECKING:
+    from workers.reporter import JobReporter
+
+FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
+PHASES = ("pretrain", "sft", "ppo", "grpo")
+# Which phase's model each phase starts from.
+PREVIOUS = {"sft": "pretrain", "ppo": "sft", "grpo": "sft"}
+# Phases whose models write expansions; a pre-trained model only continues text.
+SERVABLE = ("sft", "ppo", "grpo")
+MIN_REVIEWER_RATINGS = 30
+SAMPLE_QUERIES = 6
+CURVE_POINTS = 200
+
+
+class PhaseError(RuntimeError):
+    """The phase cannot start (no parent model, no catalog, a bad model path)."""
+
+
+def _project(job: Job) -> Project:
+    if job.project is None:
+        raise PhaseError("query-expansion jobs belong to a project")
+    return job.project
+
+
+def _parent(job: Job, phase: str) -> PipelineVersion | None:
+    if phase == "pretrain":
+        return None
+    number = job.params.get("parent")
+    versions = versions_of(_project(job), FAMILY)
+    if number is not None:
+        found = [v for v in versions if v.version == int(number)]
+        if not found:
+            raise PhaseError(f"no query-expansion version v{number} in this project")
+        return found[0]
+    wanted = PREVIOUS[phase]
+    for v in versions:  # newest first
+        if v.name == wanted:
+            return v
+    raise PhaseError(f"{phase} starts from a {wanted} model; run the {wanted} phase first")
+
+
+def _lm_expansions(model: Any, tok: Any, texts: Sequence[str]) -> list[list[str]]:
+    from workers.pipelines.qe.model import generate, parse_expansion
+
+    out: list[list[str]] = []
+    for i in range(0, len(texts), 64):
+        _, _, gen = generate(model, tok, list(texts[i : i + 64]), 16)
+        out += [parse_expansion(t) for t in gen]
+    return out
+
+
+def heldout_scores(engine: Any, queries: Sequence[Any], expansions: Sequence[list[str]]) -> dict:
+    """recall@10 / precision@10 over the held-out queries, expanded as given."""
+    from workers.pipelines.qe.model import expanded_query
+    from workers.pipelines.qe.search import precision_at_k, recall_at_k
+
+    rec, prec = [], []
+    for q, terms in zip(queries, expansions):
+        res = engine.search(expanded_query(q.text, terms), 10)
+        rec.append(recall_at_k(res, q.relevant, 10))
+        prec.append(precision_at_k(res, q.relevant, 10))
+    return {"recall10": statistics.fmean(rec), "precision10": statistics.fmean(prec)}
+
+
+class _Curve:
+    """Collects the per-step metrics of a phase and forwards them to the job row."""
+
+    def __init__(self, reporter: JobReporter, phase: str, start: float, span: float) -> None:
+        self.reporter, self.phase, self.start, self.span = reporter, phase, start, span
+        self.points: list[dict[str, float]] = []
+
+    def __call__(self, fraction: float, metrics: dict) -> None:
+        point = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+        point["fraction"] = round(float(fraction), 4)
+        self.points.append(point)
+        shown = " ".join(
+            f"{k}={v:.3f}" for k, v in point.items() if k in ("loss", "reward", "kl", "step")
+        )
+        self.reporter.progress(
+            self.start + self.span * fraction,
+            metrics={"phase": self.phase, "curve": self.thinned()},
+            log=f"{self.phase} {fraction:4.0%} {shown}",
+        )
+
+    def thinned(self) -> list[dict[str, float]]:
+        step = max(1, len(self.points) // CURVE_POINTS)
+        return self.points[::step]
+
+
+def _model_config(job: Job) -> Any:
+    from workers.pipelines.qe.model import ModelConfig
+
+    size = job.params.get("size", "tiny")
+    if size == "full":
+        path = getattr(settings, "QE_FULL_MODEL_PATH", "") or ""
+        if not path or not Path(path).is_dir():
+            raise PhaseError("the full config needs QE_FULL_MODEL_PATH: a local causal-LM folder")
+        return ModelConfig(size="full", path=path, seed=int(job.params.get("seed", 7)))
+    return ModelConfig(
+        n_layer=int(job.params.get("layers", 4)), seed=int(job.params.get("seed", 7))
+    )
+
+
+def run_phase(job: Job, reporter: JobReporter, phase: str) -> dict[str, Any]:
+    """Run one training phase for ``job.project`` and register the result as a version."""
+    import torch
+
+    from workers.pipelines.qe.model import build_model, device, load, save
+    from workers.pipelines.qe.queries import pretraining_corpus, sft_pairs
+    from workers.pipelines.qe.search import BM25Engine
+
+    if phase not in PHASES:
+        raise PhaseError(f"unknown phase {phase!r}")
+    p = job.params
+    seed = int(p.get("seed", 7))
+    torch.manual_seed(seed)
+    if not catalog_fingerprint()[0]:
+        catalog_sync(seed=seed)
+        reporter.log("the search catalog was empty: stored the world catalog")
+    catalog, qs = query_world()
+    train = qs.train[: int(p.get("queries", len(qs.train)))]
+    heldout = qs.heldout[: int(p.get("eval_queries", len(qs.heldout)))]
+    engine = BM25Engine(catalog)
+    samples = [q.text for q in qs.heldout[:SAMPLE_QUERIES]]
+    parent = _parent(job, phase)
+    reporter.progress(
+        0.02,
+        metrics={"phase": phase},
+        log=f"{phase}: {len(catalog)} products, {len(train)} training queries, "
+        f"{len(heldout)} held-out; parent {f'v{parent.version} {parent.name}' if parent else '-'}",
+    )
+    if parent is None:
+        pairs = sft_pairs(qs.train)
+        corpus = pretraining_corpus(catalog, qs)
+        model, tok = build_model(_model_config(job), corpus + [f"{q}\n{e}" for q, e in pairs])
+    else:
+        model, tok = load(artifact_path(parent))
+    cast(Any, model).to(device())  # transformers' stubs type .to() as a dtype cast
+    curve = _Curve(reporter, phase, 0.05, 0.8)
+    extra: dict[str, Any] = {}
+    with artifact_dir() as tmp:
+        if phase == "pretrain":
+            result = _pretrain(job, model, tok, catalog, qs, curve, tmp, samples)
+        elif phase == "sft":
+            result, extra = _sft(job, model, tok, train, curve, tmp, samples)
+        else:
+            result, extra = _rl(job, phase, model, tok, qs, train, engine, curve, tmp, samples)
+        reporter.progress(0.88, log="evaluating on the held-out long-tail queries")
+        texts = [q.text for q in heldout]
+        scores = heldout_scores(engine, heldout, _lm_expansions(model, tok, texts))
+        base = heldout_scores(engine, heldout, [[] for _ in heldout])
+        metrics: dict[str, Any] = {
+            "phase": phase,
+            **result.metrics,
+            **scores,
+            "recall10_none": base["recall10"],
+            "precision10_none": base["precision10"],
+            "heldout_queries": len(heldout),
+            "curve": curve.thinned(),
+            "samples": [{"query": q, "terms": t} for q, t in result.samples],
+            **extra,
+        }
+        save(model, tok, tmp)
+        version = pipeline_version_create(
+            project=_project(job),
+            family=FAMILY,
+            name=phase,
+            saved_dir=tmp,
+            config={"phase": phase, "params": dict(p), "n_params": model.num_parameters()},
+            metrics=metrics,
+            parent=parent,
+            job=job,
+            user=job.created_by,
+        )
+    promoted = _maybe_promote(version)
+    reporter.log(
+        f"saved v{version.version} ({phase}): held-out recall@10 {scores['recall10']:.3f} "
+        f"(none {base['recall10']:.3f}), precision@10 {scores['precision10']:.3f}"
+        + ("; now live" if promoted else "")
+    )
+    return {**metrics, "version": version.version, "live": promoted}
+
+
+def _maybe_promote(version: PipelineVersion) -> bool:
+    """A servable version goes live by itself when its held-out recall@10 is not worse than
+    the live one's (or nothing is live); otherwise a manager promotes it by hand."""
+    from workers.versions import pipeline_version_promote
+
+    if version.name not in SERVABLE:
+        return False
+    live = live_version(version.project, FAMILY)
+    if live is not None and live.metrics.get("recall10", 0.0) > version.metrics["recall10"]:
+        return False
+    try:
+        pipeline_version_promote(version=version)
+    except VersionError:
+        return False
+    return True
+
+
+def _pretrain(job, model, tok, catalog, qs, curve, tmp, samples):  # type: ignore[no-untyped-def]
+    from workers.pipelines.qe.queries import pretraining_corpus
+    from workers.pipelines.qe.train import PretrainConfig, pretrain
+
+    p = job.params
+    cfg = PretrainConfig(
+        lr=float(p.get("lr", PretrainConfig.lr)),
+        steps=int(p.get("steps", 300)),
+        batch_size=int(p.get("batch_size", 32)),
+        seed=int(p.get("seed", 7)),
+        log_every=max(1, min(20, int(p.get("steps", 300)) // 10)),
+    )
+    return pretrain(model, tok, pretraining_corpus(catalog, qs), cfg, curve, None, samples)
+
+
+def _sft(job, model, tok, train, curve, tmp, samples):  # type: ignore[no-untyped-def]
+    import json
+
+    from workers.pipelines.qe.queries import sft_pairs
+    from workers.pipelines.qe.train import SFTConfig, finetune
+
+    p = job.params
+    approved = approved_pairs(_project(job))
+    pairs = sft_pairs(train, approved)
+    # The exact fine-tuning set travels with the model: what it learned from is auditable.
+    with open(Path(tmp) / "sft_pairs.jsonl", "w") as f:
+        for q, e in pairs:
+            f.write(json.dumps({"query": q, "expansion": e}) + "\n")
+    cfg = SFTConfig(
+        lr=float(p.get("lr", SFTConfig.lr)),
+        steps=int(p.get("steps", 250)),
+        batch_size=int(p.get("batch_size", 32)),
+        seed=int(p.get("seed", 7)),
+        log_every=max(1, min(20, int(p.get("steps", 250)) // 10)),
+    )
+    result = finetune(model, tok, pairs, cfg, curve, None, samples)
+    return result, {"click_log_pairs": len(pairs) - len(approved), "approved_pairs": len(approved)}
+
+
+def relevance_ratings(job: Job, train: Sequence[Any]) -> tuple[list[tuple[str, str, bool]], str]:
+    """Reviewers' term ratings when there are enough of both kinds, else simulated ones."""
+    from workers.pipelines.qe.queries import simulated_term_ratings
+
+    ratings = reviewer_term_ratings(_project(job))
+    kinds = {r for _, _, r in ratings}
+    if len(ratings) >= MIN_REVIEWER_RATINGS and kinds == {True, False}:
+        return ratings, "reviewers"
+    return simulated_term_ratings(train, seed=int(job.params.get("seed", 7))), "simulated"
+
+
+def _rl(job, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type: ignore[no-untyped-def]
+    from rewards.qe import DEFAULT_WEIGHTS, EmbeddingCache, QEReward, TermRelevanceModel
+    from workers.pipelines.qe.model import device
+
+    p = job.params
+    seed = int(p.get("seed", 7))
+    cache = EmbeddingCache(str(device()))
+    ratings, source = relevance_ratings(job, train)
+    rel_model = TermRelevanceModel(cache)
+    accuracy = rel_model.fit(ratings)
+    curve.reporter.log(
+        f"term-relevance model: {len(ratings)} {source} ratings, train accuracy {accuracy:.3f}"
+    )
+    reward = QEReward(engine, cache, rel_model, DEFAULT_WEIGHTS)
+    extra = {
+        "weights": dict(DEFAULT_WEIGHTS),
+        "relevance_ratings": len(ratings),
+        "relevance_source": source,
+        "relevance_train_accuracy": accuracy,
+    }
+    val = qs.log[: max(1, len(qs.log) // 10)][: int(p.get("eval_queries", 240))]
+    pool = qs.log[len(qs.log) // 10 :] + list(train)
+    if phase == "ppo":
+        from workers.pipelines.qe.ppo import PPOConfig, ppo_train
+
+        batch = int(p.get("batch_size", 64))
+        cfg = PPOConfig(
+            iterations=int(p.get("steps", 40)),
+            batch_size=batch,
+            minibatch_size=max(1, min(32, batch // 2)),
+            seed=seed,
+        )
+
+        def validate(m) -> float:  # type: ignore[no-untyped-def]
+            texts = [q.text for q in val]
+            return heldout_scores(engine, val, _lm_expansions(m, tok, texts))["recall10"]
+
+        result = ppo_train(
+            model, tok, pool, reward, cfg, curve, None, samples, DEFAULT_WEIGHTS, validate
+        )
+    else:
+        from workers.pipelines.qe.grpo import GRPOConfig, grpo_train
+
+        cfg_g = GRPOConfig(
+            steps=int(p.get("steps", 40)),
+            prompts_per_step=int(p.get("prompts", 8)),
+            num_generations=int(p.get("generations", 8)),
+            seed=seed,
+        )
+        result = grpo_train(
+            model, tok, pool, reward.components, DEFAULT_WEIGHTS, cfg_g, curve, None, samples
+        )
+    extra["reward_components"] = _component_summary(curve.points, DEFAULT_WEIGHTS)
+    return result, extra
+
+
+def _component_summary(points: list[dict[str, float]], weights: dict[str, float]) -> dict:
+    """Per reward component: its weight and its weighted mean in the first and last quarter."""
+    out: dict[str, dict[str, float]] = {}
+    window = max(1, len(points) // 4)
+    for name, weight in weights.items():
+        key = f"reward/{name}"
+        values = [pt[key] for pt in points if key in pt]
+        if not values:
+            continue
+        out[name] = {
+            "weight": weight,
+            "first": statistics.fmean(values[:window]),
+            "last": statistics.fmean(values[-window:]),
+        }
+    return out

@@ -1,0 +1,122 @@
+"""Pages of the query-expansion loop: try the live model, and the loop's model page
+(versions with held-out scores, promotion, a button per training phase)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from jdreview.access import project_for
+from jdreview.http import AuthedHttpRequest
+from jdreview.roles import PERM_MODELS, has_perm
+from workers import services
+from workers.models import PipelineVersion
+from workers.params import ParamError, clean_params
+from workers.qe.search import BackendUnavailable
+from workers.qe.serving import NoLiveModel, QueryError, clean_query, expansion_for
+from workers.versions import VersionError, live_version, pipeline_version_promote, versions_of
+
+FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
+SERVABLE = ("sft", "ppo", "grpo")
+# Buttons on the loop page: job kind -> label. Parameters are the kinds' defaults.
+STARTABLE = {
+    "qe_catalog": "Store the search catalog",
+    "qe_pretrain": "Phase 1: pre-train",
+    "qe_sft": "Phase 2: fine-tune",
+    "qe_ppo": "Phase 3: PPO",
+    "qe_grpo": "Phase 3: GRPO",
+    "qe_review_items": "Queue expansions for review",
+}
+STEP_FIELDS = ("steps",)
+
+
+@require_GET
+@login_required
+def expand_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    """A search box: the live expansion of ``q`` and the results with and without it."""
+    project = project_for(request.user, project_id)
+    raw = request.GET.get("q")
+    context: dict[str, Any] = {"project": project, "q": raw or "", "answer": None, "error": ""}
+    status = 200
+    if raw is not None:
+        try:
+            context["answer"] = expansion_for(project=project, query=clean_query(raw))
+        except (QueryError, BackendUnavailable) as exc:
+            context["error"], status = str(exc), 400
+        except NoLiveModel as exc:
+            context["error"], status = str(exc), 409
+    if request.htmx:
+        # htmx swaps 2xx only; the message is inside the partial.
+        return render(request, "qe/_expand_result.html", context)
+    return render(request, "qe/expand.html", context, status=status)
+
+
+@require_GET
+@login_required
+def loop_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_MODELS)
+    from workers.qe.selectors import acceptance
+
+    return render(
+        request,
+        "qe/loop.html",
+        {
+            "project": project,
+            "versions": versions_of(project, FAMILY),
+            "live": live_version(project, FAMILY),
+            "startable": STARTABLE,
+            "servable": SERVABLE,
+            "trainable": ("qe_pretrain", "qe_sft", "qe_ppo", "qe_grpo"),
+            "acceptance": acceptance(project),
+            "jobs": project.jobs.filter(kind__startswith="qe_")[:10],
+            "can_manage": has_perm(request.user, PERM_MODELS),
+        },
+    )
+
+
+@require_POST
+@login_required
+def start_job(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_MODELS)
+    kind = request.POST.get("kind", "")
+    back = reverse("qe:loop", args=[project.pk])
+    if kind not in STARTABLE:
+        messages.error(request, f"unknown job kind {kind!r}")
+        return redirect(back)
+    raw = {k: request.POST[k] for k in STEP_FIELDS if request.POST.get(k)}
+    try:
+        params = clean_params(kind, raw)
+    except ParamError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    with transaction.atomic():
+        job = services.job_create(kind=kind, params=params, project=project, user=request.user)
+    messages.success(request, f"Started {job.kind} job #{job.pk}.")
+    return redirect(reverse("workers:job", args=[job.pk]))
+
+
+@require_POST
+@login_required
+def promote(request: AuthedHttpRequest, project_id: int, version_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, PERM_MODELS)
+    back = reverse("qe:loop", args=[project.pk])
+    version = PipelineVersion.objects.filter(pk=version_id, project=project, family=FAMILY).first()
+    if version is None:
+        messages.error(request, "no such query-expansion version in this project")
+    elif version.name not in SERVABLE:
+        messages.error(request, "a pre-trained model does not write expansions; fine-tune it first")
+    else:
+        try:
+            pipeline_version_promote(version=version, user=request.user)
+        except VersionError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"v{version.version} ({version.name}) is now live.")
+    return redirect(back)
