@@ -14,12 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from .align import TemplateBank, aligned_inputs
+from .align import AD_SIDE, TemplateBank, align_batch
 from .aspects import AspectRegistry, AspectSpec, default_registry
-from .images import load_image_file, load_reference_file
+from .images import image_to_array, load_reference_file
 from .model import AspectNet, load
 from .train import default_device
+
+# Keys of a decoded batch that are not network inputs: the ads at the alignment resolution
+# and the template row of each ad's reference.
+ALIGN_KEY = 0
+ROWS_KEY = (0, "rows")
 
 
 def input_key(spec: AspectSpec) -> int:
@@ -73,6 +79,9 @@ class Ensemble:
         """Score one decoded batch. `images[size]` is uint8 [N, 3, size, size];
         `refs[(ref_size, kind)]` is (bank uint8 [U, C, ref_size, ref_size], index [N]) for
         aspects that take one (see AspectSpec.ref_input_size)."""
+        if ALIGN_KEY in images:
+            images, refs = dict(images), dict(refs)
+            self._align(images, refs)
         out = {}
         for spec in self._specs():
             x = torch.from_numpy(images[input_key(spec)]).to(self.device)
@@ -96,35 +105,55 @@ class Ensemble:
     def _decode(
         self, paths: Sequence[str], ref_paths: Sequence[str] | None
     ) -> tuple[dict[int, np.ndarray], dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]]:
+        """Decode a batch (in a pool thread: Pillow releases the GIL). Aspects that align the
+        ad with its reference get the ad at the alignment resolution (key ``ALIGN_KEY``)
+        and each ad's template row; the alignment itself runs in :meth:`score_arrays`, on
+        the thread that runs the networks, so torch's threads are not shared three ways."""
+        specs = self._specs()
+        sizes = sorted({s.input_size for s in specs if not s.aligned})
+        if any(s.aligned for s in specs):
+            sizes.append(AD_SIDE)
         images: dict[int, np.ndarray] = {}
-        refs: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
-        for spec in self._specs():
-            if spec.aligned and input_key(spec) not in images:
-                if ref_paths is None:
-                    raise ValueError("these aspects need the product reference cut-outs")
-                crops, aligned = aligned_inputs(
-                    list(paths), list(ref_paths), spec.input_size, self._bank, len(paths)
-                )
-                images[input_key(spec)] = crops
-                refs[(spec.ref_input_size, spec.reference)] = (
-                    aligned,
-                    np.arange(len(paths), dtype=np.int64),
-                )
-        specs = [s for s in self._specs() if not s.aligned]
-        sizes = sorted({s.input_size for s in specs})
-        if len(sizes) == 1:
-            images[sizes[0]] = np.stack([load_image_file(p, sizes[0]) for p in paths])
-        else:
+        decoded: dict[int, list[np.ndarray]] = {size: [] for size in sizes}
+        for p in paths:
+            with Image.open(p) as im:
+                rgb = im.convert("RGB")  # decode the file once for every input size
             for size in sizes:
-                images[size] = np.stack([load_image_file(p, size) for p in paths])
-        for key in {(s.ref_input_size, s.reference) for s in specs if s.uses_reference}:
-            if ref_paths is None:
-                raise ValueError("these aspects need the product reference cut-outs")
+                decoded[size].append(image_to_array(rgb, size))
+        for size in sizes:
+            images[ALIGN_KEY if size == AD_SIDE else size] = np.stack(decoded[size])
+        refs: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        needed = {(s.ref_input_size, s.reference) for s in specs if s.uses_reference}
+        if needed and ref_paths is None:
+            raise ValueError("these aspects need the product reference cut-outs")
+        for key in needed:
+            assert ref_paths is not None
+            if key[1] == "aligned":
+                rows = [self._bank.row(str(p)) for p in ref_paths]
+                refs[ROWS_KEY] = (np.zeros(0), np.asarray(rows, dtype=np.int64))
+                continue
             distinct = list(dict.fromkeys(str(p) for p in ref_paths))
             row = {p: i for i, p in enumerate(distinct)}
             bank = np.stack([self._reference(p, *key) for p in distinct])
             refs[key] = (bank, np.array([row[str(p)] for p in ref_paths], dtype=np.int64))
         return images, refs
+
+    def _align(
+        self,
+        images: dict[int, np.ndarray],
+        refs: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]],
+    ) -> None:
+        """Fill in the aligned crops and references of a batch decoded by :meth:`_decode`."""
+        ads = torch.from_numpy(images.pop(ALIGN_KEY))
+        rows = torch.from_numpy(refs.pop(ROWS_KEY)[1])
+        for spec in self._specs():
+            if spec.aligned and input_key(spec) not in images:
+                crops, aligned = align_batch(ads, rows, self._bank, spec.input_size)
+                images[input_key(spec)] = crops.numpy()
+                refs[(spec.ref_input_size, spec.reference)] = (
+                    aligned.numpy(),
+                    np.arange(len(ads), dtype=np.int64),
+                )
 
     def score_files(
         self,
