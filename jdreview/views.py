@@ -34,8 +34,16 @@ def project_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         labeled=Count("id", filter=Q(done_count__gt=0)),
         gold=Count("id", filter=Q(is_gold=True)),
     )
-    context = {"project": project, "counts": counts}
-    if has_perm(request.user, PERM_DASHBOARDS):
+    kinds = set(project.items.values_list("kind", flat=True).distinct())
+    families = set(project.pipeline_versions.values_list("family", flat=True).distinct())
+    # Which loops this project takes part in: an empty project is an ad-image one.
+    loops = {
+        "images": "ad_image" in kinds or "generator" in families or not kinds,
+        "qe": "query_expansion" in kinds or "query_expansion" in families,
+        "agents": "agent_trace" in kinds or "agent_policy" in families,
+    }
+    context = {"project": project, "counts": counts, "loops": loops}
+    if loops["images"] and has_perm(request.user, PERM_DASHBOARDS):
         from rewards.audits import gate_for
         from rewards.charts import tradeoff_svg
         from rewards.selectors import gate_metrics

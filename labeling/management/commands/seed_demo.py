@@ -23,6 +23,11 @@ DEMO_USERS = [
     ("annotator2", Role.ANNOTATOR, "annotator"),
 ]
 DEMO_PASSWORD = "jdreview-demo"
+LOOP_DEMOS = [
+    ("workers.imagegen.demo", "Image generator: a tiny model and a few generated ads"),
+    ("workers.qe.demo", "Query expansion: catalog, a tiny pre-trained and fine-tuned model"),
+    ("workers.agents.demo", "Agent traces: scripted traces to review, a scored base policy"),
+]
 GUIDELINES = (
     "Judge the ad image against the product's reference cut-out.\n\n"
     "Shape: the product must look like the reference: not stretched or warped, no extra "
@@ -62,6 +67,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-models", action="store_true", help="skip training, calibration and scoring"
         )
+        parser.add_argument(
+            "--no-loops",
+            action="store_true",
+            help="skip the image-generator, query-expansion and agent demos",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         started = time.monotonic()
@@ -92,6 +102,8 @@ class Command(BaseCommand):
                 f"  gate: {counts['launch']} launched, {counts['review']} to human review, "
                 f"{counts['reject']} rejected (of {counts['scored']} newly scored)"
             )
+        if not opts["no_models"] and not opts["no_loops"]:
+            self._loops(seed)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready in {time.monotonic() - started:.0f} s. "
@@ -100,6 +112,14 @@ class Command(BaseCommand):
         )
         for username, _, what in DEMO_USERS:
             self.stdout.write(f"  {username:<11} {what}")
+
+    def _loops(self, seed: int) -> None:
+        """The other loops' demo projects; each seed is idempotent and tiny-config."""
+        import importlib
+
+        for name, title in LOOP_DEMOS:
+            self.stdout.write(f"{title}…")
+            importlib.import_module(name).seed(log=self.stdout.write, seed=seed)
 
     def _accounts_and_project(self) -> Project:
         groups = ensure_role_groups()
