@@ -194,15 +194,27 @@ def parse_trace(obj_or_text: dict[str, Any] | str) -> Trace:
     if not isinstance(meta, dict):
         raise TraceFormatError("metadata: expected object")
     if "state" in meta:
-        trace.state = ShopState.from_dict(meta["state"])
+        state = meta["state"]
+        try:
+            if not isinstance(state, dict):
+                raise TypeError("expected object")
+            trace.state = ShopState.from_dict(state)
+        except (TypeError, ValueError) as e:
+            raise TraceFormatError(f"metadata.state: {e}") from e
     if "task" in meta:
         try:
+            if not isinstance(meta["task"], dict):
+                raise TypeError("expected object")
             trace.task = Task.from_dict(meta["task"])
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise TraceFormatError(f"metadata.task: {e}") from e
     if "labels" in meta:
         labels = meta["labels"]
-        if len(labels) != len(trace.steps) or any(x not in LABELS for x in labels):
+        if (
+            not isinstance(labels, list)
+            or len(labels) != len(trace.steps)
+            or any(x not in LABELS for x in labels)
+        ):
             raise TraceFormatError(
                 f"metadata.labels: expected {len(trace.steps)} of {list(LABELS)}"
             )

@@ -45,6 +45,7 @@ __all__ = [
     "GRPOStageConfig",
     "RewardStageConfig",
     "preference_pairs",
+    "ranked_pairs",
     "reward_function",
     "train_dpo",
     "train_grpo",
@@ -100,6 +101,29 @@ def preference_pairs(
             if chosen != rejected:
                 prompt = render_context(task.instruction, better.steps[:i])
                 pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+    return pairs
+
+
+def ranked_pairs(groups: list[list[tuple[Trace, float]]]) -> list[dict[str, str]]:
+    """Preference pairs from traces already ranked by someone (reviewers' verdicts, say).
+
+    Each group holds runs of one task with their scores; every two runs whose scores differ
+    give a pair at their first divergent action, the better run's action as `chosen`.
+    """
+    pairs, seen = [], set()
+    for group in groups:
+        for a in range(len(group)):
+            for b in range(a + 1, len(group)):
+                (ta, sa), (tb, sb) = group[a], group[b]
+                if sa == sb:
+                    continue
+                better, worse = (ta, tb) if sa > sb else (tb, ta)
+                i = _divergence(better, worse)
+                chosen, rejected = _next_action(better, i), _next_action(worse, i)
+                prompt = render_context(better.instruction, better.steps[:i])
+                if chosen != rejected and (prompt, chosen, rejected) not in seen:
+                    seen.add((prompt, chosen, rejected))
+                    pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
     return pairs
 
 
