@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from jdreview.access import project_for, projects_for, require_perm
 from jdreview.http import AuthedHttpRequest
+from jdreview.models import Project
 from jdreview.panels import extra_panels
 from jdreview.roles import PERM_DASHBOARDS, has_perm, user_roles
 from labeling import stats
@@ -25,6 +26,18 @@ def home(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "home.html", {"projects": projects, "roles": user_roles(request.user)})
 
 
+def _loops(project: Project) -> dict[str, bool]:
+    """Which loops a project takes part in, from its items and models. A project with
+    neither is an ad-image one (where new projects start)."""
+    kinds = set(project.items.values_list("kind", flat=True).distinct())
+    families = set(project.pipeline_versions.values_list("family", flat=True).distinct())
+    return {
+        "images": "ad_image" in kinds or "generator" in families or not (kinds or families),
+        "qe": "query_expansion" in kinds or "query_expansion" in families,
+        "agents": "agent_trace" in kinds or "agent_policy" in families,
+    }
+
+
 @require_GET
 @login_required
 def project_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
@@ -34,14 +47,7 @@ def project_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         labeled=Count("id", filter=Q(done_count__gt=0)),
         gold=Count("id", filter=Q(is_gold=True)),
     )
-    kinds = set(project.items.values_list("kind", flat=True).distinct())
-    families = set(project.pipeline_versions.values_list("family", flat=True).distinct())
-    # Which loops this project takes part in: an empty project is an ad-image one.
-    loops = {
-        "images": "ad_image" in kinds or "generator" in families or not kinds,
-        "qe": "query_expansion" in kinds or "query_expansion" in families,
-        "agents": "agent_trace" in kinds or "agent_policy" in families,
-    }
+    loops = _loops(project)
     context = {"project": project, "counts": counts, "loops": loops}
     if loops["images"] and has_perm(request.user, PERM_DASHBOARDS):
         from rewards.audits import gate_for
@@ -78,16 +84,19 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     require_perm(request.user, PERM_DASHBOARDS)
     from rewards import selectors as reward_selectors
 
-    panels = [
-        {
+    panels = []
+    for p in projects_for(request.user):
+        panel = {
             "project": p,
             "agreement": stats.agreement(p),
             "annotators": stats.annotator_stats(p),
-            "gate": reward_selectors.gate_metrics(p),
-            "gate_by_day": reward_selectors.gate_metrics_by_day(p, limit=14),
-            "versions": reward_selectors.versions_by_aspect(p),
             "extra": extra_panels(p),
         }
-        for p in projects_for(request.user)
-    ]
+        if _loops(p)["images"]:
+            panel.update(
+                gate=reward_selectors.gate_metrics(p),
+                gate_by_day=reward_selectors.gate_metrics_by_day(p, limit=14),
+                versions=reward_selectors.versions_by_aspect(p),
+            )
+        panels.append(panel)
     return render(request, "dashboard.html", {"panels": panels})
