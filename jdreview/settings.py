@@ -195,6 +195,14 @@ EMOJI_ASSET_DIR = Path(
 )
 # A running job whose worker has not reported for this long is declared dead.
 JOB_HEARTBEAT_TIMEOUT_S = env_int("JOB_HEARTBEAT_TIMEOUT_S", 120, minimum=5)
+# Query expansion: the search engine that serves it, and the local folder of the `full`
+# language model (nothing is downloaded).
+QE_SEARCH_BACKEND = env_str("QE_SEARCH_BACKEND", "bm25")
+if QE_SEARCH_BACKEND not in ("bm25", "postgres"):
+    raise ImproperlyConfigured(
+        f"QE_SEARCH_BACKEND must be 'bm25' or 'postgres', not {QE_SEARCH_BACKEND!r}"
+    )
+QE_FULL_MODEL_PATH = env_str("QE_FULL_MODEL_PATH")
 
 LOGGING = {
     "version": 1,

@@ -18,7 +18,7 @@ from workers.agents.world import agent_world, task_split
 from workers.pipelines.agents.scripted import run_scripted
 from workers.pipelines.agents.trace import to_chat
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backend]
 
 
 def chats(n: int = 3, flaw: str | None = None) -> list[dict]:

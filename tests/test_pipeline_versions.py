@@ -18,6 +18,9 @@ from workers.versions import (
     pipeline_version_promote,
 )
 
+# Transactions and constraints differ between SQLite and PostgreSQL.
+pytestmark = pytest.mark.backend
+
 
 @pytest.fixture(autouse=True)
 def _artifacts(settings, tmp_path):  # type: ignore[no-untyped-def]

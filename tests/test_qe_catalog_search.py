@@ -15,6 +15,9 @@ needs_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL full-text search"
 )
 
+# The catalog and its search run on both the embedded default and PostgreSQL.
+pytestmark = pytest.mark.backend
+
 
 @pytest.fixture
 def catalog(db):  # type: ignore[no-untyped-def]
