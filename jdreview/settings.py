@@ -203,6 +203,8 @@ if QE_SEARCH_BACKEND not in ("bm25", "postgres"):
         f"QE_SEARCH_BACKEND must be 'bm25' or 'postgres', not {QE_SEARCH_BACKEND!r}"
     )
 QE_FULL_MODEL_PATH = env_str("QE_FULL_MODEL_PATH")
+# The `full` ad-image generator: a local diffusers inpainting pipeline folder (GPU).
+GENERATOR_FULL_PIPELINE_PATH = env_str("GENERATOR_FULL_PIPELINE_PATH")
 
 LOGGING = {
     "version": 1,

@@ -169,3 +169,50 @@ def test_generation_without_a_generator_fails_clearly(project, manager, catalog)
     job = _run("generate_ads", {"product": product.pk, "count": 1}, project, manager)
     assert job.status == Job.Status.FAILED and "train one first" in job.error
     assert not Item.objects.filter(source="generated").exists()
+
+
+def test_full_generation_without_a_local_pipeline_fails_clearly(
+    project, manager, catalog, settings
+):  # type: ignore[no-untyped-def]
+    settings.GENERATOR_FULL_PIPELINE_PATH = ""
+    product = Product.objects.order_by("sku").first()
+    job = _run("generate_ads", {"product": product.pk, "count": 1, "full": True}, project, manager)
+    assert job.status == Job.Status.FAILED and "local diffusers inpainting pipeline" in job.error
+    assert not Item.objects.filter(source="generated").exists()
+
+
+def test_full_generation_paints_around_the_kept_product_and_enters_the_gate(
+    project, manager, catalog, settings, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """The `full` path with a stand-in for the diffusers pipeline (no checkpoint or GPU
+    here): what the app does around the pipeline — layout, exact product pixels, items,
+    oracle truth, gate — runs for real."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    class FakeInpainting:
+        device = torch.device("cpu")
+
+        def __call__(self, *, image, mask_image, height, width, **kw):  # type: ignore[no-untyped-def]
+            class Out:
+                images = [Image.new("RGB", (width, height), (200, 40, 160))]
+
+            return Out()
+
+    monkeypatch.setattr(
+        "workers.pipelines.imagegen.full.load_full_pipeline", lambda cfg: FakeInpainting()
+    )
+    settings.GENERATOR_FULL_PIPELINE_PATH = "/models/sd-inpainting"
+    live_reward_models(project)
+    product = Product.objects.order_by("sku").first()
+    job = _run("generate_ads", {"product": product.pk, "count": 2, "full": True}, project, manager)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.metrics["generator"] == "full" and job.metrics["generated"] == 2
+    items = list(Item.objects.filter(source="generated"))
+    assert {i.recipe["generator"]["name"] for i in items} == {"full"}
+    assert all("usable" in i.truth for i in items)
+    assert Decision.objects.filter(item__in=items).count() == 2
+    pixels = np.asarray(Image.open(items[0].image.path).convert("RGB")).reshape(-1, 3)
+    painted = (pixels == (200, 40, 160)).all(1).mean()
+    assert 0.2 < painted < 0.98  # the background is the pipeline's, the product is kept

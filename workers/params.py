@@ -118,7 +118,7 @@ LISTS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 FLAGS: dict[str, tuple[str, ...]] = {
     "score_images": ("rescore",),
-    "generate_ads": ("recurrent",),
+    "generate_ads": ("recurrent", "full"),
     "agent_generate_traces": ("policy",),
 }
 

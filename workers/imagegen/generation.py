@@ -11,13 +11,16 @@ time until the gate launches one, at most ``count`` tries.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
+
+from django.conf import settings
 
 from jdreview.models import Product, Project
 from labeling.items import NewItem, items_create
 from labeling.models import Item
 from labeling.uploads import check_image
-from workers.imagegen.data import product_cutout
+from workers.imagegen.data import GeneratorDataError, product_cutout
 from workers.imagegen.evaluation import ASPECTS, generator_for, model_load
 from workers.models import Job, PipelineVersion
 
@@ -56,7 +59,7 @@ def _new_item(
     cutout: Any,
     *,
     product: Product,
-    version: PipelineVersion,
+    version: PipelineVersion | None,
     external_id: str,
     job: Job | None,
     attempt: int,
@@ -73,10 +76,12 @@ def _new_item(
                 "version": version.version,
                 "name": version.name,
                 "num_layers": version.config.get("num_layers"),
-            },
+            }
+            if version is not None
+            else {"name": "full", "pipeline": settings.GENERATOR_FULL_PIPELINE_PATH},
             "seed": ad.seed,
             "layout": ad.layout.to_dict(),
-            "sample_steps": version.config.get("sample_steps"),
+            "sample_steps": version.config.get("sample_steps") if version is not None else None,
             "prompt": ad.title,
             "job": job.pk if job is not None else None,
             "try": attempt,
@@ -107,16 +112,42 @@ def ads_generate(
     seed: int = 0,
     job: Job | None = None,
     reporter: Any = None,
+    full: bool = False,
 ) -> dict[str, Any]:
-    """Generate ``count`` ads (or, recurrent, up to ``count`` tries until one launches)."""
-    from workers.pipelines.imagegen.layout import choose_layout, product_bbox_aspect
-    from workers.pipelines.imagegen.sampling import generate_ads
+    """Generate ``count`` ads (or, recurrent, up to ``count`` tries until one launches).
 
-    version = version or generator_for(project, None)
-    model = model_load(version)
+    ``full``: with the diffusers inpainting pipeline in ``GENERATOR_FULL_PIPELINE_PATH`` (a
+    local folder, on GPU) instead of the project's tiny generator version."""
+    from workers.pipelines.imagegen.layout import choose_layout, product_bbox_aspect
+
+    generate: Callable[..., list[Any]]
+    if full:
+        from workers.pipelines.imagegen.config import full_config
+        from workers.pipelines.imagegen.full import generate_ads_full, load_full_pipeline
+
+        cfg = full_config(settings.GENERATOR_FULL_PIPELINE_PATH)
+        try:
+            pipe = load_full_pipeline(cfg)
+        except FileNotFoundError as exc:
+            raise GeneratorDataError(str(exc)) from None
+        version = None
+
+        def generate(titles, cutouts, seeds, layouts):  # type: ignore[no-untyped-def]
+            return generate_ads_full(pipe, cfg, titles, cutouts, seeds, layouts)
+
+    else:
+        from workers.pipelines.imagegen.sampling import generate_ads
+
+        version = version or generator_for(project, None)
+        model = model_load(version)
+
+        def generate(titles, cutouts, seeds, layouts):  # type: ignore[no-untyped-def]
+            return generate_ads(model, titles, cutouts, seeds, layouts)
+
     cutout = product_cutout(product)
     layout = choose_layout(product_bbox_aspect(cutout))
     tag = f"job{job.pk}" if job is not None else f"s{seed}"
+    label = f"v{version.pk}" if version is not None else "full"
     outcomes: dict[str, str] = {}
     items: list[Item] = []
     launched_on: int | None = None
@@ -124,14 +155,14 @@ def ads_generate(
     for start in range(0, count, size):
         n = min(size, count - start)
         seeds = [seed + start + k for k in range(n)]
-        ads = generate_ads(model, [product.title] * n, [cutout] * n, seeds, [layout] * n)
+        ads = generate([product.title] * n, [cutout] * n, seeds, [layout] * n)
         new = [
             _new_item(
                 ad,
                 cutout,
                 product=product,
                 version=version,
-                external_id=f"gen-{product.sku}-v{version.pk}-{tag}-{start + k}",
+                external_id=f"gen-{product.sku}-{label}-{tag}-{start + k}",
                 job=job,
                 attempt=start + k + 1,
             )
@@ -154,7 +185,7 @@ def ads_generate(
     usable = sum(bool(i.truth.get("usable")) for i in items)
     result: dict[str, Any] = {
         "product": product.sku,
-        "generator": f"v{version.version} {version.name}",
+        "generator": f"v{version.version} {version.name}" if version is not None else "full",
         "generated": len(items),
         **counts,
         "oracle_usable": usable,

@@ -132,7 +132,8 @@ def run_generate_ads(job, reporter) -> dict[str, Any]:  # type: ignore[no-untype
     product = Product.objects.filter(pk=job.params.get("product") or 0).first()
     if product is None:
         raise GeneratorDataError(f"no product with id {job.params.get('product')}")
-    version = generator_for(job.project, job.params.get("version"))
+    full = bool(job.params.get("full"))
+    version = None if full else generator_for(job.project, job.params.get("version"))
     with cpu_threads():
         return ads_generate(
             project=job.project,
@@ -144,6 +145,7 @@ def run_generate_ads(job, reporter) -> dict[str, Any]:  # type: ignore[no-untype
             seed=int(job.params.get("seed", job.pk * 1000)),
             job=job,
             reporter=reporter,
+            full=full,
         )
 
 
