@@ -37,6 +37,7 @@ from workers.pipelines.imagegen.train import (
     GenData,
     TrainConfig,
     heldout_loss,
+    step_times,
     train_generator,
 )
 from workers.pipelines.imagegen.world_data import world_ads, world_training_data
@@ -51,21 +52,6 @@ def split(data: GenData, every: int = 5) -> tuple[GenData, GenData]:
     held, train = idx[idx % every == 0], idx[idx % every != 0]
     pick = lambda i: GenData(data.target[i], data.known[i], data.mask[i], data.text[i])  # noqa: E731
     return pick(train), pick(held)
-
-
-def step_times(model: AdImageGenerator, data: GenData, steps: int, seed: int) -> list[float]:
-    """Seconds per training step (first step dropped: allocator warm-up)."""
-    m = copy.deepcopy(model)
-    times: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick(_f: float, _l: float) -> None:
-        now = time.perf_counter()
-        times.append(now - last[0])
-        last[0] = now
-
-    train_generator(m, data, TrainConfig(steps=steps + 1, batch_size=16, seed=seed), tick)
-    return times[1:]
 
 
 def main() -> None:

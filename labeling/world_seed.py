@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,7 +20,7 @@ from jdreview.models import Membership, Product, Project
 from jdreview.roles import Role, ensure_role_groups
 from labeling.items import NewItem, items_create, refresh_queue_statistics
 from labeling.models import Item
-from labeling.services import annotation_submit, task_next
+from labeling.services import annotation_submit, task_next, task_skip
 from labeling.uploads import check_image
 
 Progress = Callable[[float, str], None]
@@ -152,15 +153,28 @@ def simulated_reviewers(
     return users
 
 
-def simulate_labels(
-    *, project: Project, reviewers: int, labels: int, seed: int, progress: Progress | None = None
+# A simulated reviewer's verdict on an item: its values, or None when the item has no
+# ground truth to judge from (it is skipped).
+Review = Callable[[Item, Any, random.Random], dict[str, Any] | None]
+
+
+def queue_simulate(
+    *,
+    project: Project,
+    reviewers: int,
+    labels: int,
+    seed: int,
+    review: Review,
+    lead_ms: tuple[int, int] = (2500, 9000),
+    what: str = "simulated labels",
+    progress: Progress | None = None,
 ) -> int:
-    """Simulated reviewers take items from the queue and label them from ground truth, with
-    their own error rates, through the same services the UI uses. Returns labels stored."""
+    """Simulated reviewers take items from the queue in turn and submit ``review``'s values
+    through the same services the UI uses, until ``labels`` are stored or nobody gets an
+    item any more. Returns how many were stored."""
     pairs = simulated_reviewers(project=project, count=reviewers, seed=seed)
-    stored = 0
-    idle = 0
-    turn = 0
+    rng = random.Random(seed)
+    stored = idle = turn = 0
     while stored < labels and idle < len(pairs):
         user, reviewer = pairs[turn % len(pairs)]
         turn += 1
@@ -169,16 +183,34 @@ def simulate_labels(
             idle += 1
             continue
         idle = 0
-        values = reviewer.label(assignment.item.truth.get("aspects", {}))
+        values = review(assignment.item, reviewer, rng)
+        if values is None:
+            task_skip(assignment_id=assignment.pk, user=user)
+            continue
         with transaction.atomic():
             annotation_submit(
                 assignment_id=assignment.pk,
                 user=user,
                 values=values,
-                lead_time_ms=random.Random(turn).randint(2500, 9000),
+                lead_time_ms=rng.randint(*lead_ms),
                 source="simulated",
             )
         stored += 1
         if progress and stored % 50 == 0:
-            progress(stored / labels, f"{stored}/{labels} simulated labels")
+            progress(stored / labels, f"{stored}/{labels} {what}")
     return stored
+
+
+def simulate_labels(
+    *, project: Project, reviewers: int, labels: int, seed: int, progress: Progress | None = None
+) -> int:
+    """Simulated reviewers label ad images from ground truth, with their own error rates.
+    Returns labels stored."""
+    return queue_simulate(
+        project=project,
+        reviewers=reviewers,
+        labels=labels,
+        seed=seed,
+        review=lambda item, reviewer, _rng: reviewer.label(item.truth.get("aspects", {})),
+        progress=progress,
+    )

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-
-from django.db import transaction
+from typing import Any
 
 from jdreview.models import Project
-from labeling.services import annotation_submit, task_next, task_skip
+from labeling.models import Item
 from labeling.traces.kind import OUTCOME_VALUES, VERDICTS
-from labeling.world_seed import simulated_reviewers
+from labeling.world_seed import queue_simulate
 
 Progress = Callable[[float, str], None]
 
@@ -33,30 +32,19 @@ def trace_reviews_simulate(
     *, project: Project, reviewers: int, labels: int, seed: int, progress: Progress | None = None
 ) -> int:
     """Store up to `labels` simulated reviews; returns how many were stored."""
-    pairs = simulated_reviewers(project=project, count=reviewers, seed=seed)
-    rng = random.Random(seed)
-    stored = idle = turn = 0
-    while stored < labels and idle < len(pairs):
-        user, reviewer = pairs[turn % len(pairs)]
-        turn += 1
-        assignment = task_next(project=project, user=user)
-        if assignment is None:
-            idle += 1
-            continue
-        idle = 0
-        if not isinstance(assignment.item.truth.get("steps"), list):
-            task_skip(assignment_id=assignment.pk, user=user)  # no ground truth to copy
-            continue
-        values = _review(assignment.item.truth, reviewer.error_rate, rng)
-        with transaction.atomic():
-            annotation_submit(
-                assignment_id=assignment.pk,
-                user=user,
-                values=values,
-                lead_time_ms=rng.randint(8000, 40000),
-                source="simulated",
-            )
-        stored += 1
-        if progress and stored % 20 == 0:
-            progress(stored / labels, f"{stored}/{labels} simulated trace reviews")
-    return stored
+
+    def review(item: Item, reviewer: Any, rng: random.Random) -> dict | None:
+        if not isinstance(item.truth.get("steps"), list):
+            return None  # no ground truth to copy: skipped
+        return _review(item.truth, reviewer.error_rate, rng)
+
+    return queue_simulate(
+        project=project,
+        reviewers=reviewers,
+        labels=labels,
+        seed=seed,
+        review=review,
+        lead_ms=(8000, 40000),
+        what="simulated trace reviews",
+        progress=progress,
+    )

@@ -7,8 +7,6 @@ project's data and versions, call it, report progress and register the result.
 
 from __future__ import annotations
 
-import copy
-import time
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -201,23 +199,6 @@ def generator_refine(
     )
 
 
-def _step_times(model: Any, data: Any, steps: int, seed: int) -> list[float]:
-    """Seconds per training step (the first one dropped: allocator warm-up)."""
-    from workers.pipelines.imagegen.train import TrainConfig, train_generator
-
-    m = copy.deepcopy(model)
-    times: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick(_f: float, _l: float) -> None:
-        now = time.perf_counter()
-        times.append(now - last[0])
-        last[0] = now
-
-    train_generator(m, data, TrainConfig(steps=steps + 1, batch_size=16, seed=seed), tick)
-    return times[1:]
-
-
 def generator_prune(
     *,
     version: PipelineVersion,
@@ -240,7 +221,7 @@ def generator_prune(
         prune_model,
         recover,
     )
-    from workers.pipelines.imagegen.train import TrainConfig, heldout_loss
+    from workers.pipelines.imagegen.train import TrainConfig, heldout_loss, step_times
 
     project = version.project
     progress = _Progress(reporter)
@@ -279,8 +260,8 @@ def generator_prune(
     before: list[float] = []
     after: list[float] = []
     for r in range(2):  # interleaved, so load from other processes hits both alike
-        before += _step_times(base, train, 3, seed=100 + r)
-        after += _step_times(pruned, train, 3, seed=100 + r)
+        before += step_times(base, train, 3, seed=100 + r)
+        after += step_times(pruned, train, 3, seed=100 + r)
     throughput_before = 1 / float(np.median(before))
     throughput_after = 1 / float(np.median(after))
     progress(0.8, log="judging the pruned model's held-out ads with the oracle; saving")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -145,3 +147,19 @@ def heldout_loss(
             total += float(denoising_loss(model, batch, noise, t.to(device))) * len(idx)
             count += len(idx)
     return total / count
+
+
+def step_times(model: AdImageGenerator, data: GenData, steps: int, seed: int) -> list[float]:
+    """Seconds per training step of a copy of ``model`` (the first step is dropped:
+    allocator warm-up). Throughput before and after pruning is measured with this."""
+    m = copy.deepcopy(model)
+    times: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick(_f: float, _l: float) -> None:
+        now = time.perf_counter()
+        times.append(now - last[0])
+        last[0] = now
+
+    train_generator(m, data, TrainConfig(steps=steps + 1, batch_size=16, seed=seed), tick)
+    return times[1:]
