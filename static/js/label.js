@@ -35,16 +35,7 @@
     f.requestSubmit();
   }
 
-  function flash(text) {
-    let el = document.querySelector("#task .hint");
-    if (!el) {
-      el = document.createElement("p");
-      el.className = "hint";
-      el.setAttribute("role", "status");
-      document.getElementById("task").prepend(el);
-    }
-    el.textContent = text;
-  }
+  const flash = window.jdreview.flash;
 
   function drawMarks() {
     const stage = document.getElementById("stage");

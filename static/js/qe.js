@@ -36,16 +36,7 @@
     if (input) input.checked = true;
   }
 
-  function flash(text) {
-    let el = document.querySelector("#task .hint.flash");
-    if (!el) {
-      el = document.createElement("p");
-      el.className = "hint flash";
-      el.setAttribute("role", "status");
-      document.getElementById("task").prepend(el);
-    }
-    el.textContent = text;
-  }
+  const flash = window.jdreview.flash;
 
   function submit() {
     const f = form();

@@ -23,16 +23,7 @@
     all[current].scrollIntoView({ block: "nearest" });
   }
 
-  function flash(text) {
-    let el = document.querySelector("#task .hint");
-    if (!el) {
-      el = document.createElement("p");
-      el.className = "hint";
-      el.setAttribute("role", "status");
-      document.getElementById("task").prepend(el);
-    }
-    el.textContent = text;
-  }
+  const flash = window.jdreview.flash;
 
   function markStep(key) {
     const current = currentIndex();
