@@ -170,6 +170,18 @@ def preference_data(
     return pairs, "scores"
 
 
+def _pairs_from_base(
+    project: Project, cfg: PolicyRunConfig, parent_id: int | None
+) -> tuple[PipelineVersion, list[dict], str]:
+    """The base policy a preference run starts from, and its pairs (and where they came
+    from); too few pairs to learn from is an error."""
+    parent = base_version(project, parent_id)
+    pairs, source = preference_data(project, seed=cfg.seed, per_task=cfg.pairs_per_task)
+    if len(pairs) < 4:
+        raise TrainingError(f"only {len(pairs)} preference pairs; label or generate more traces")
+    return parent, pairs, source
+
+
 def _stage_progress(progress: Progress, start: float, span: float, stage: str) -> Any:
     def report(fraction: float, metrics: dict) -> None:
         progress(start + span * fraction, "", metrics)
@@ -190,10 +202,7 @@ def policy_dpo_train(
     """Implicit reward: DPO on the preference pairs, from the base policy."""
     from workers.pipelines.agents.train_policy import DPOStageConfig, train_dpo
 
-    parent = base_version(project, parent_id)
-    pairs, source = preference_data(project, seed=cfg.seed, per_task=cfg.pairs_per_task)
-    if len(pairs) < 4:
-        raise TrainingError(f"only {len(pairs)} preference pairs; label or generate more traces")
+    parent, pairs, source = _pairs_from_base(project, cfg, parent_id)
     progress(0.05, f"{len(pairs)} preference pairs from {source}; DPO from {parent}", {})
     model, tok = policy_load(parent)
     holder: dict[str, Any] = {}
@@ -234,10 +243,7 @@ def policy_explicit_train(
 
     from workers.pipelines.agents import train_policy as tp
 
-    parent = base_version(project, parent_id)
-    pairs, source = preference_data(project, seed=cfg.seed, per_task=cfg.pairs_per_task)
-    if len(pairs) < 4:
-        raise TrainingError(f"only {len(pairs)} preference pairs; label or generate more traces")
+    parent, pairs, source = _pairs_from_base(project, cfg, parent_id)
     progress(0.05, f"{len(pairs)} preference pairs from {source}; reward model", {})
     _, tok = policy_load(parent)
     parent_dir = artifact_path(parent)
