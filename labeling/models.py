@@ -44,6 +44,10 @@ class Item(models.Model):
     # Never rendered to annotators; used by benchmarks, the oracle and the demo.
     recipe = models.JSONField(default=dict, blank=True)
     truth = models.JSONField(default=dict, blank=True)
+    # Where the product was found in the image by the shape aspect's alignment
+    # ({"box": [x, y, w, h], "ref": cut-out file, "version": rewards.ml.align.VERSION}),
+    # kept when the image is scored so that retraining crops instead of searching again.
+    located = models.JSONField(default=dict, blank=True)
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(default=dict, blank=True)
     # Slots taken: active assignments plus submitted annotations. The queue claims a slot

@@ -11,6 +11,7 @@ from django.utils import timezone
 from jdreview.models import Project
 from labeling.models import Item
 from rewards.audits import decisions_record, gate_for
+from rewards.located import known_boxes, store_boxes
 from rewards.models import Decision, ModelVersion
 from rewards.registry import artifact_path, live_versions
 from rewards.training import training_snapshot
@@ -43,10 +44,16 @@ def _has_ref(item: Item) -> bool:
 
 def _score_items(ensemble: Any, items: list[Item]) -> dict[str, np.ndarray]:
     """Per-aspect scores; every item must have a reference cut-out if an aspect needs one
-    (callers set the others aside: a person judges them)."""
+    (callers set the others aside: a person judges them). Where an aspect aligns the ad
+    with its reference, the located boxes are reused and kept on the items."""
     needs_refs = _needs_refs(ensemble)
     refs = [i.product.cutout.path for i in items] if needs_refs else None  # type: ignore[union-attr]
-    return ensemble.score_files([i.image.path for i in items], refs)
+    paths = [i.image.path for i in items]
+    if not any(ensemble.registry.get(a).aligned for a in ensemble.aspects):
+        return ensemble.score_files(paths, refs)
+    scores = ensemble.score_files(paths, refs, boxes=known_boxes(items), return_boxes=True)
+    store_boxes(items, scores.pop("_boxes"))
+    return scores
 
 
 def gate_calibrate(project: Project) -> dict[str, Any]:

@@ -105,16 +105,20 @@ def _image_arrays(items: list[Item], size: int) -> np.ndarray:
 
 
 def _aligned_arrays(items: list[Item], size: int) -> tuple[np.ndarray, np.ndarray]:
+    from rewards.located import known_boxes, store_boxes
     from rewards.ml.align import aligned_inputs
 
     missing = [i.pk for i in items if i.product is None or not i.product.cutout]
     if missing:
         raise NotEnoughLabels(f"item {missing[0]} has no product reference cut-out")
-    return aligned_inputs(
+    crops, refs, boxes = aligned_inputs(
         [item.image.path for item in items],
         [item.product.cutout.path for item in items],  # type: ignore[union-attr]
         size,
+        boxes=known_boxes(items),  # scored images were located then: only crop them
     )
+    store_boxes(items, boxes)
+    return crops, refs
 
 
 def _reference_bank(items: list[Item], size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:

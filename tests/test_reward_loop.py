@@ -160,3 +160,39 @@ def test_corrupt_artifact_fails_the_job_and_keeps_the_live_model(world_project, 
     assert job.status == Job.Status.FAILED and "cannot be loaded" in job.error
     assert ModelVersion.objects.get(aspect="placement", status="live").pk == live_before.pk
     assert ModelVersion.objects.get(aspect="placement", version=2).status == "rejected"
+
+
+def test_located_boxes_are_kept_so_retraining_and_rescoring_do_not_search_again(
+    world_project, monkeypatch
+):
+    from rewards.ml import align
+
+    project = world_project
+    calls: list[int] = []
+    real_locate = align.locate
+
+    def counting_locate(ads, rows, bank):  # type: ignore[no-untyped-def]
+        calls.append(len(ads))
+        return real_locate(ads, rows, bank)
+
+    monkeypatch.setattr(align, "locate", counting_locate)
+    train_aspects(project=project, epochs=1)
+    located = Item.objects.filter(project=project).exclude(located={})
+    assert sum(calls) == located.count() == 140
+    box = located.first().located
+    assert box["version"] == align.VERSION and len(box["box"]) == 4
+
+    calls.clear()
+    train_aspects(project=project, aspects=["shape"], epochs=1)
+    assert calls == []  # the second training only cropped
+    first = images_score(project, rescore=True)
+    before = dict(Decision.objects.values_list("item_id", "scores"))
+    assert calls == [] and first["scored"] == 140
+
+    # Boxes found with other alignment settings are not trusted: they are searched again,
+    # and the scores match those from the kept boxes.
+    Item.objects.filter(project=project).update(located={"box": [0, 0, 1, 1], "version": "old"})
+    images_score(project, rescore=True)
+    assert sum(calls) == 140
+    after = dict(Decision.objects.values_list("item_id", "scores"))
+    assert after == before

@@ -1,8 +1,8 @@
 """The ensemble: the live model of every aspect, scoring batches of stored ad images.
 
-On CPU, PNG decode and resize cost more than the three small networks, so files are decoded
-in a thread pool (Pillow releases the GIL while decoding and resizing) a few batches ahead
-of the networks, which run on the calling thread.
+On CPU, PNG decode, resize and the shape aspect's alignment cost more than the three small
+networks, so files are decoded and aligned in a thread pool (Pillow and torch release the
+GIL) a few batches ahead of the networks, which run on the calling thread.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .align import AD_SIDE, TemplateBank, align_batch
+from .align import AD_SIDE, TemplateBank, align_batch, locate_known
 from .aspects import AspectRegistry, AspectSpec, default_registry
 from .images import image_to_array, load_reference_file
 from .model import AspectNet, load
@@ -26,6 +26,7 @@ from .train import default_device
 # and the template row of each ad's reference.
 ALIGN_KEY = 0
 ROWS_KEY = (0, "rows")
+BOXES_KEY = (0, "boxes")  # the aligned ads' matched boxes, (boxes [N, 4], unused)
 
 
 def input_key(spec: AspectSpec) -> int:
@@ -103,12 +104,16 @@ class Ensemble:
         return arr
 
     def _decode(
-        self, paths: Sequence[str], ref_paths: Sequence[str] | None
+        self,
+        paths: Sequence[str],
+        ref_paths: Sequence[str] | None,
+        boxes: np.ndarray | None = None,
     ) -> tuple[dict[int, np.ndarray], dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]]:
-        """Decode a batch (in a pool thread: Pillow releases the GIL). Aspects that align the
-        ad with its reference get the ad at the alignment resolution (key ``ALIGN_KEY``)
-        and each ad's template row; the alignment itself runs in :meth:`score_arrays`, on
-        the thread that runs the networks, so torch's threads are not shared three ways."""
+        """Decode a batch (in a pool thread: Pillow and torch release the GIL) and align the
+        ads with their references for aspects that take aligned crops (the costly part,
+        so it runs in the pool too and both cores search). ``boxes`` [N, 4]: boxes already
+        found for these ads (NaN rows are located); the batch's boxes come back under
+        ``BOXES_KEY``."""
         specs = self._specs()
         sizes = sorted({s.input_size for s in specs if not s.aligned})
         if any(s.aligned for s in specs):
@@ -136,24 +141,31 @@ class Ensemble:
             row = {p: i for i, p in enumerate(distinct)}
             bank = np.stack([self._reference(p, *key) for p in distinct])
             refs[key] = (bank, np.array([row[str(p)] for p in ref_paths], dtype=np.int64))
+        if ALIGN_KEY in images:
+            self._align(images, refs, boxes)
         return images, refs
 
     def _align(
         self,
         images: dict[int, np.ndarray],
         refs: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]],
+        boxes: np.ndarray | None = None,
     ) -> None:
         """Fill in the aligned crops and references of a batch decoded by :meth:`_decode`."""
         ads = torch.from_numpy(images.pop(ALIGN_KEY))
         rows = torch.from_numpy(refs.pop(ROWS_KEY)[1])
+        found = locate_known(
+            ads, rows, self._bank, None if boxes is None else torch.from_numpy(boxes)
+        )
         for spec in self._specs():
             if spec.aligned and input_key(spec) not in images:
-                crops, aligned = align_batch(ads, rows, self._bank, spec.input_size)
+                crops, aligned = align_batch(ads, rows, self._bank, spec.input_size, found)
                 images[input_key(spec)] = crops.numpy()
                 refs[(spec.ref_input_size, spec.reference)] = (
                     aligned.numpy(),
                     np.arange(len(ads), dtype=np.int64),
                 )
+        refs[BOXES_KEY] = (found.numpy().astype(np.float32), np.zeros(0, dtype=np.int64))
 
     def score_files(
         self,
@@ -163,36 +175,57 @@ class Ensemble:
         batch_size: int = 128,
         workers: int = 2,
         prefetch: int = 2,
+        boxes: np.ndarray | None = None,
+        return_boxes: bool = False,
     ) -> dict[str, np.ndarray]:
         """Per-aspect P(ok) for image files (in order). `ref_paths[i]` is the reference
-        cut-out of image i's product, needed when an aspect takes one."""
-        paths = [str(p) for p in paths]
+        cut-out of image i's product, needed when an aspect takes one.
+
+        With aligned aspects, ``boxes`` [N, 4] passes boxes found by an earlier run (NaN
+        rows are located), and ``return_boxes`` adds each image's box under ``"_boxes"``
+        (NaN when no aspect aligns), so a caller can keep them for retraining."""
+        files = [str(p) for p in paths]
         refs = [str(p) for p in ref_paths] if ref_paths is not None else None
-        if refs is not None and len(refs) != len(paths):
+        if refs is not None and len(refs) != len(files):
             raise ValueError("ref_paths must match paths")
+        if boxes is not None and boxes.shape != (len(files), 4):
+            raise ValueError("boxes must be [N, 4], one row per path")
         results: dict[str, list[np.ndarray]] = {a: [] for a in self.aspects}
-        if not self.models or not paths:
-            return {a: np.zeros(0) for a in self.aspects}
-        starts = range(0, len(paths), batch_size)
+        found: list[np.ndarray] = []
+        if not self.models or not files:
+            out = {a: np.zeros(0) for a in self.aspects}
+            return {**out, "_boxes": np.zeros((0, 4), np.float32)} if return_boxes else out
+        starts = range(0, len(files), batch_size)
+
+        def chunk(start: int):
+            end = start + batch_size
+            return self._decode(
+                files[start:end],
+                refs[start:end] if refs is not None else None,
+                boxes[start:end] if boxes is not None else None,
+            )
+
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             pending: deque[Future] = deque()
             it = iter(starts)
             for s in it:
-                pending.append(pool.submit(self._decode_chunk, paths, refs, s, batch_size))
+                pending.append(pool.submit(chunk, s))
                 if len(pending) >= workers * prefetch:
                     break
             while pending:
                 images, rr = pending.popleft().result()
                 nxt = next(it, None)
                 if nxt is not None:
-                    pending.append(pool.submit(self._decode_chunk, paths, refs, nxt, batch_size))
+                    pending.append(pool.submit(chunk, nxt))
+                n = len(next(iter(images.values())))
+                got = rr.pop(BOXES_KEY, None)
+                found.append(got[0] if got is not None else np.full((n, 4), np.nan, np.float32))
                 for a, v in self.score_arrays(images, rr).items():
                     results[a].append(v)
-        return {a: np.concatenate(v) for a, v in results.items()}
-
-    def _decode_chunk(self, paths, refs, start: int, batch_size: int):
-        end = start + batch_size
-        return self._decode(paths[start:end], refs[start:end] if refs is not None else None)
+        out = {a: np.concatenate(v) for a, v in results.items()}
+        if return_boxes:
+            out["_boxes"] = np.concatenate(found)
+        return out
 
     def check_rules(self, metadata: Sequence[Mapping]) -> dict[str, np.ndarray]:
         """Hard business rules per image: rule name -> bool array (True = passed)."""
