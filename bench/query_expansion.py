@@ -43,6 +43,7 @@ from workers.pipelines.qe.queries import (
     build_queries,
     format_expansion,
     pretraining_corpus,
+    rl_split,
     sft_pairs,
     simulated_term_ratings,
 )
@@ -152,8 +153,7 @@ def main() -> None:
     reward = QEReward(engine, cache, rel_model, DEFAULT_WEIGHTS)
     # Relevance is known from clicks, so RL needs no expansion labels. A slice of the log is
     # held back to pick the PPO checkpoint; the evaluation set stays untouched.
-    val = qs.log[: len(qs.log) // 10]
-    rl_pool = qs.log[len(val) :] + qs.train
+    val, rl_pool = rl_split(qs)
 
     def validate(m) -> float:
         return evaluate(engine, val, lm_expansions(m, tok, [q.text for q in val]))[0]
@@ -165,7 +165,7 @@ def main() -> None:
         tok,
         rl_pool,
         reward,
-        PPOConfig(iterations=6 if quick else 40, seed=args.seed),
+        PPOConfig(iterations=6 if quick else PPOConfig.iterations, seed=args.seed),
         every("ppo", 2 if quick else 5),
         work / "ppo",
         weights=DEFAULT_WEIGHTS,

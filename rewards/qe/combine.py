@@ -8,8 +8,10 @@ from collections.abc import Mapping
 # (readable output, on-topic terms, no precision collapse).
 DEFAULT_WEIGHTS: dict[str, float] = {
     "format": 0.5,
-    "relevance_cos": 0.5,
-    "relevance_model": 0.5,
+    # At 0.5 each, PPO learned to please the similarity terms (words close to the query's
+    # own) more than to find products: held-out recall did not move. At 0.25 it rose.
+    "relevance_cos": 0.25,
+    "relevance_model": 0.25,
     "recall_gain": 2.0,
     "precision_kept": 2.0,
 }

@@ -280,6 +280,7 @@ def relevance_ratings(job: Job, train: Sequence[Any]) -> tuple[list[tuple[str, s
 def _rl(job, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type: ignore[no-untyped-def]
     from rewards.qe import DEFAULT_WEIGHTS, EmbeddingCache, QEReward, TermRelevanceModel
     from workers.pipelines.qe.model import device
+    from workers.pipelines.qe.queries import rl_split
 
     p = job.params
     seed = int(p.get("seed", 7))
@@ -297,14 +298,14 @@ def _rl(job, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type
         "relevance_source": source,
         "relevance_train_accuracy": accuracy,
     }
-    val = qs.log[: max(1, len(qs.log) // 10)][: int(p.get("eval_queries", 240))]
-    pool = qs.log[len(qs.log) // 10 :] + list(train)
+    val, pool = rl_split(qs)
+    val = val[: int(p.get("eval_queries", 240))]
     if phase == "ppo":
         from workers.pipelines.qe.ppo import PPOConfig, ppo_train
 
         batch = int(p.get("batch_size", 64))
         cfg = PPOConfig(
-            iterations=int(p.get("steps", 40)),
+            iterations=int(p.get("steps", PPOConfig.iterations)),
             batch_size=batch,
             minibatch_size=max(1, min(32, batch // 2)),
             seed=seed,

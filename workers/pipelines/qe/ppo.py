@@ -30,12 +30,14 @@ RewardFn = Callable[[str, list[str], bool, frozenset[str]], tuple[float, dict[st
 
 @dataclass(frozen=True)
 class PPOConfig:
-    iterations: int = 40
+    # 40 iterations at 1e-4 ended where SFT was on held-out queries (recall@10 0.315 both);
+    # 200 at 5e-5 kept climbing on the validation queries and reached 0.338 held out.
+    iterations: int = 200
     batch_size: int = 64  # rollouts per iteration; fewer made the reward too noisy
     samples_per_query: int = 1  # rollouts share a query, so the batch holds contrasts
     minibatch_size: int = 32
     ppo_epochs: int = 2
-    lr: float = 1e-4  # 3e-4 drifted (KL 3-5 nats) and lost held-out recall
+    lr: float = 5e-5  # 3e-4 drifted (KL 3-5 nats) and lost held-out recall
     clip: float = 0.2
     value_clip: float = 0.2
     vf_coef: float = 0.5
@@ -44,7 +46,7 @@ class PPOConfig:
     lam: float = 0.95
     temperature: float = 1.0
     max_new_tokens: int = 16
-    validate_every: int = 10
+    validate_every: int = 20
     seed: int = 7
 
 

@@ -215,6 +215,16 @@ def build_queries(
     return QuerySet(train=train, heldout=heldout, log=log, log_clicks=clicks)
 
 
+def rl_split(qs: QuerySet) -> tuple[list[Query], list[Query]]:
+    """(validation queries, RL query pool), both from the click log (relevance known from
+    clicks, no expansion labels). The fine-tuning queries stay out of the pool: SFT already
+    imitates their expansions, and RL's gain is in the log's other surface forms (with
+    them in the pool, held-out recall stayed at SFT's). The validation slice picks the
+    PPO checkpoint; the held-out evaluation set is never touched."""
+    val = qs.log[: max(1, len(qs.log) // 10)]
+    return val, qs.log[len(val) :]
+
+
 def sft_pairs(
     queries: Sequence[Query], approved: Sequence[tuple[str, str]] = ()
 ) -> list[tuple[str, str]]:
