@@ -65,3 +65,25 @@ def test_the_crop_and_the_drawn_reference_line_up(cutouts) -> None:  # type: ign
     # Where the reference says "product", the ad crop shows the product, not background.
     assert differs[inside.reshape(-1)].mean() > 0.8
     assert differs[~inside.reshape(-1)].mean() < 0.3
+
+
+@pytest.mark.parametrize("at", [(-40, 60), (200, 190), (90, -50)])
+def test_a_product_cut_by_the_canvas_is_cropped_with_black_outside(cutouts, at) -> None:  # type: ignore[no-untyped-def]
+    """Crops are sampled from a window around each box; where the crop leaves the canvas
+    it is black, and inside it matches sampling the whole ad."""
+    from rewards.ml.align import MARGIN, _sample
+
+    bank = TemplateBank()
+    ads = torch.from_numpy(_ad(cutouts[1], 110, at)[None].copy())
+    rows = torch.tensor([bank.row("r", np.asarray(cutouts[1]))])
+    boxes = locate(ads, rows, bank)
+    crops, _ = align_batch(ads, rows, bank, boxes=boxes)
+    x, y, w, h = boxes.unbind(1)
+    side = torch.maximum(w, h) * MARGIN
+    whole = _sample(
+        ads.float(), x + w / 2 - side / 2, y + h / 2 - side / 2, side / 64, side / 64, 64
+    )
+    assert (crops.int() - whole.round().int()).abs().max() <= 1
+    # The crop reaches past the canvas edge the product was cut by: those pixels are black.
+    black = (crops[0].int().sum(0) == 0).float().mean()
+    assert black > 0.05
