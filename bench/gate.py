@@ -213,7 +213,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small smoke run")
     ap.add_argument("--n", type=int, default=6_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument(
+        "--epochs", type=int, default=None, help="every model (default: each aspect's own, else 5)"
+    )
     ap.add_argument("--target", type=float, default=0.98)
     ap.add_argument("--delta", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=2)
@@ -245,7 +247,10 @@ def main() -> None:
 
     reg = default_registry()
     spec0 = reg.get("placement")  # the whole-ad input size, for the single baseline
-    config = TrainConfig(epochs=epochs, batch_size=64, lr=4e-3)
+
+    def config_for(spec: AspectSpec) -> TrainConfig:
+        return TrainConfig(epochs=epochs or spec.epochs or 5, batch_size=64, lr=4e-3)
+
     out_dir = Path(tempfile.mkdtemp(prefix="bench_gate_"))
 
     # ---- ingestion: each image is located once, when it is scored on arrival -------------
@@ -275,7 +280,8 @@ def main() -> None:
         y_cal, _ = target_arrays(spec.name, calib_rows)
         x_train, r_train = inputs_for(spec, train_rows, "train")
         x_cal, r_cal = inputs_for(spec, calib_rows, "calib")
-        log(f"train {spec.name}: {len(y)} images, {epochs} epochs")
+        config = config_for(spec)
+        log(f"train {spec.name}: {len(y)} images, {config.epochs} epochs")
         res = train_aspect(
             spec,
             x_train,
@@ -303,13 +309,15 @@ def main() -> None:
     log(f"train single model ({budget} params budget)")
     x_train, r_train = inputs_for(sspec, train_rows, "train")
     x_cal, r_cal = inputs_for(sspec, calib_rows, "calib")
+    # As long as the longest-trained aspect, so the baseline is not handicapped by epochs.
+    single_epochs = max(config_for(s).epochs for s in reg.models())
     single = train_aspect(
         sspec,
         x_train,
         r_train,
         y,
         w,
-        config,
+        TrainConfig(epochs=single_epochs, batch_size=64, lr=4e-3),
         seed=args.seed,
         eval_set=(x_cal, r_cal, y_cal_usable),
         progress=lambda f, loss: log(f"  single: {f:.0%} loss {loss:.3f}"),

@@ -216,7 +216,7 @@ def train_aspects(
         elif spec.uses_reference:
             bank, index = _reference_bank(usable_items, spec.ref_input_size, spec.reference)
             refs = (torch.from_numpy(bank), torch.from_numpy(index))
-        config = TrainConfig(epochs=epochs) if epochs else TrainConfig()
+        config = TrainConfig(epochs=epochs or spec.epochs or TrainConfig.epochs)
 
         def progress(fraction: float, loss: float, n: int = n, aspect: str = aspect) -> None:
             if reporter:

@@ -34,6 +34,9 @@ class AspectSpec:
     channels: tuple[int, ...] = (16, 32, 48, 64)
     stem_stride: int = 4
     hidden: int = 32
+    # Default training length of this aspect (None: TrainConfig's); a job's or a
+    # benchmark's explicit epochs override it.
+    epochs: int | None = None
     # Hard rules only: True = passes. A failing rule sends the image to reject.
     rule: Rule | None = None
     extra: dict = field(default_factory=dict)
@@ -157,6 +160,11 @@ def default_registry() -> AspectRegistry:
                 # with its reference, a stretch or a missing slice is visible.
                 reference="aligned",
                 input_size=64,
+                # The subtle aspect: at 4 epochs and (16, 32, 48, 64) channels it reached
+                # AUC 0.77 against ground truth; 16 epochs 0.86; twice as wide 0.87
+                # (bench world, 6,090 training images, 10 s -> 46 s of training).
+                channels=(32, 64, 96, 128),
+                epochs=16,
             ),
             AspectSpec(
                 "placement",
