@@ -288,11 +288,10 @@ def align_batch(
     """(ad crops uint8 [N, 3, size, size], aligned references uint8 [N, 4, size, size]).
 
     ``ads``: uint8 [N, 3, AD_SIDE, AD_SIDE]; ``boxes``: the matched boxes when known (from
-    :func:`locate`), else they are located here. The crop is a square of MARGIN x the
-    matched box's longest side around its centre; outside the canvas it is black."""
-    if boxes is None:
-        boxes = locate(ads, rows, bank)
-    x, y, w, h = boxes.unbind(1)
+    :func:`locate`; NaN rows, or all when None, are located here). The crop is a square of
+    MARGIN x the matched box's longest side around its centre; outside the canvas it is
+    black."""
+    x, y, w, h = locate_known(ads, rows, bank, boxes).unbind(1)
     side = torch.maximum(w, h) * MARGIN
     cx0, cy0 = x + w / 2 - side / 2, y + h / 2 - side / 2
     # Shrinking ~150 px to 64 with plain bilinear taps would alias; blur by the shrink
