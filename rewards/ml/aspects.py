@@ -37,6 +37,9 @@ class AspectSpec:
     # Default training length of this aspect (None: TrainConfig's); a job's or a
     # benchmark's explicit epochs override it.
     epochs: int | None = None
+    # Aligned aspects: the share of confidently intact training crops replaced, in each batch,
+    # by a copy with a synthetic shape defect (rewards.ml.synth); 0 = labels only.
+    synthetic_defects: float = 0.0
     # Hard rules only: True = passes. A failing rule sends the image to reject.
     rule: Rule | None = None
     extra: dict = field(default_factory=dict)
@@ -46,6 +49,10 @@ class AspectSpec:
             raise ValueError(f"rule aspect {self.name!r} needs a rule callable")
         if self.kind == "model" and self.rule is not None:
             raise ValueError(f"model aspect {self.name!r} cannot also have a rule")
+        if not 0.0 <= self.synthetic_defects < 1.0:
+            raise ValueError("synthetic_defects is a share in [0, 1)")
+        if self.synthetic_defects and not self.aligned:
+            raise ValueError(f"synthetic defects need an aligned aspect; {self.name!r} is not")
 
     @property
     def uses_reference(self) -> bool:
@@ -165,6 +172,9 @@ def default_registry() -> AspectRegistry:
                 # (bench world, 6,090 training images, 10 s -> 46 s of training).
                 channels=(32, 64, 96, 128),
                 epochs=16,
+                # A quarter of the intact crops per batch turned into synthetic defects:
+                # AUC 0.87 -> 0.90, its top 10% all intact (0.15: 0.89, 0.4: 0.86).
+                synthetic_defects=0.25,
             ),
             AspectSpec(
                 "placement",

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import synth
 from .aspects import AspectSpec
 from .metrics import aspect_metrics
 from .model import AspectNet, AspectNetConfig
@@ -47,6 +48,10 @@ class TrainConfig:
     # Soft targets keep reviewer disagreement in the loss; hard ones use weight instead.
     soft_targets: bool = True
     min_weight: float = 0.05
+    # Aligned aspects only: the share of each batch's confidently intact items (P(ok) >= 0.8)
+    # replaced by a copy with a synthetic shape defect, labelled defective (rewards.ml.synth);
+    # None: the aspect's own AspectSpec.synthetic_defects.
+    synthetic: float | None = None
     device: str | None = None
 
 
@@ -170,7 +175,11 @@ def train_aspect(
     if len(train_idx) == 0:
         raise ValueError("no training items")
 
+    # Channels-last weights let oneDNN run these small convolutions a little faster on CPU
+    # (shape model, interleaved runs: 0.43 -> 0.39 ms per image and step); the
+    # model goes back to the default layout before it is returned (and saved).
     model = AspectNet(model_config or spec.model_config()).to(device)
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
     total = steps_per_epoch * config.epochs
@@ -178,6 +187,9 @@ def train_aspect(
         opt, max_lr=config.lr, total_steps=max(total, 1), pct_start=0.2
     )
     gen = torch.Generator().manual_seed(seed)
+    synthetic = spec.synthetic_defects if config.synthetic is None else config.synthetic
+    if synthetic and not spec.aligned:
+        raise ValueError(f"synthetic defects need an aligned aspect; {spec.name!r} is not")
     loss_curve: list[float] = []
     stopped = False
     train_idx_t = torch.as_tensor(train_idx)
@@ -194,13 +206,19 @@ def train_aspect(
                 continue
             x = images[idx].to(device)
             r, ri = _batch_refs(bank, idx, device) if bank is not None else (None, None)
+            y = targets_t[idx].to(device)
+            w = weights_t[idx].to(device)
+            if synthetic > 0 and r is not None and ri is not None:
+                pick = (y >= 0.8) & (torch.rand(len(idx), generator=gen) < synthetic)
+                if pick.any():
+                    x[pick], planted = synth.plant(x[pick], r[ri[pick]], gen)
+                    where = pick.nonzero().flatten()[planted]
+                    y[where], w[where] = 0.0, 1.0
             if config.hflip:
                 # The reference is not flipped with its image: it is a separate view of
                 # the product, and a mirrored product is the same product.
                 flip = torch.rand(len(idx), generator=gen) < 0.5
                 x[flip] = x[flip].flip(-1)
-            y = targets_t[idx].to(device)
-            w = weights_t[idx].to(device)
             logits = model(x, r, ri)
             loss = (F.binary_cross_entropy_with_logits(logits, y, reduction="none") * w).sum()
             loss = loss / w.sum().clamp(min=1e-6)
@@ -215,6 +233,7 @@ def train_aspect(
         if progress is not None:
             progress((epoch + 1) / config.epochs, epoch_loss)
 
+    model = model.to(memory_format=torch.contiguous_format)
     model.eval()
     metrics: dict[str, float] = {"epochs_run": len(loss_curve), "n_train": len(train_idx)}
     held_scores = None
