@@ -198,7 +198,10 @@ def single_spec(budget: int) -> AspectSpec:
     best = None
     for w in np.arange(1.0, 3.0, 0.02):
         chans = tuple(round(c * w) for c in (16, 32, 48, 64))
-        spec = AspectSpec("usable", reference="rgba", channels=chans, hidden=int(32 * w))
+        # Mirror-averaged at test time like the shape model, so no trick is the ensemble's alone.
+        spec = AspectSpec(
+            "usable", reference="rgba", channels=chans, hidden=int(32 * w), test_time_flip=True
+        )
         from rewards.ml.model import AspectNet
 
         p = count_parameters(AspectNet(spec.model_config()))

@@ -40,6 +40,8 @@ class AspectSpec:
     # Aligned aspects: the share of confidently intact training crops replaced, in each batch,
     # by a copy with a synthetic shape defect (rewards.ml.synth); 0 = labels only.
     synthetic_defects: float = 0.0
+    # Score each image and its mirror and average (AspectNetConfig.test_time_flip).
+    test_time_flip: bool = False
     # Hard rules only: True = passes. A failing rule sends the image to reject.
     rule: Rule | None = None
     extra: dict = field(default_factory=dict)
@@ -84,6 +86,7 @@ class AspectSpec:
             else (self.ref_mode if self.uses_reference else "none"),
             ref_channels=max(1, self.ref_channels),
             hidden=self.hidden,
+            test_time_flip=self.test_time_flip,
         )
 
 
@@ -175,6 +178,7 @@ def default_registry() -> AspectRegistry:
                 # A quarter of the intact crops per batch turned into synthetic defects:
                 # AUC 0.87 -> 0.90, its top 10% all intact (0.15: 0.89, 0.4: 0.86).
                 synthetic_defects=0.25,
+                test_time_flip=True,
             ),
             AspectSpec(
                 "placement",

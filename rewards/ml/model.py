@@ -48,6 +48,10 @@ class AspectNetConfig:
     # Also feed the last feature map, flattened, to the head: pooling alone is blind to
     # where things are, and placement (off-centre, cut by the canvas) is about where.
     spatial_head: bool = True
+    # In eval mode, average the logits of the image and its mirror (it trains on both, and
+    # a mirrored ad is as usable): the two views' errors partly cancel. Shape model on the
+    # bench world: AUC 0.889 -> 0.898, its top 20% 98.6% -> 99.5% intact.
+    test_time_flip: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -125,6 +129,19 @@ class AspectNet(nn.Module):
         """`ref` holds one reference per image, or, with `ref_index`, a bank of distinct
         references and the row of each image's one: ads of the same product then share
         one pass of the reference stem."""
+        if self.config.test_time_flip and not self.training:
+            # The reference is not mirrored, as in training (a separate view of the product).
+            return (
+                self._logits(image, ref, ref_index) + self._logits(image.flip(-1), ref, ref_index)
+            ) / 2
+        return self._logits(image, ref, ref_index)
+
+    def _logits(
+        self,
+        image: torch.Tensor,
+        ref: torch.Tensor | None = None,
+        ref_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         mode = self.config.ref_mode
         if mode != "none" and ref is None:
             raise ValueError(f"this model needs a reference input (ref_mode={mode})")
