@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rewards.ml import gate  # noqa: E402
-from rewards.ml.align import aligned_inputs  # noqa: E402
+from rewards.ml.align import aligned_inputs, training_inputs  # noqa: E402
 from rewards.ml.aspects import AspectSpec, default_registry  # noqa: E402
 from rewards.ml.ensemble import Ensemble  # noqa: E402
 from rewards.ml.images import load_image_file, load_reference_file  # noqa: E402
@@ -137,6 +137,18 @@ def simulate_labels(rows: list[dict], sides: dict[str, str], seed: int) -> list[
 # --- data --------------------------------------------------------------------------------
 
 
+def ref_bank(rows: list[dict], ref_size: int):
+    """The products' reference cut-outs as a bank (one row per product) and each image's
+    row in it."""
+    folder = Path(rows[0]["folder"])
+    skus = sorted({r["sku"] for r in rows})
+    bank = np.stack(
+        [load_reference_file(folder / "refs" / f"{sku}.png", ref_size, "rgba") for sku in skus]
+    )
+    row = {sku: i for i, sku in enumerate(skus)}
+    return torch.from_numpy(bank), torch.tensor([row[r["sku"]] for r in rows])
+
+
 def decode(rows: list[dict], size: int, ref_size: int):
     """Images as uint8 [N, 3, size, size]; references as a bank (one row per product) and
     each image's row in it."""
@@ -144,13 +156,7 @@ def decode(rows: list[dict], size: int, ref_size: int):
     paths = [folder / "images" / f"{r['key']}.png" for r in rows]
     with ThreadPoolExecutor(2) as pool:
         imgs = np.stack(list(pool.map(lambda p: load_image_file(p, size), paths)))
-    skus = sorted({r["sku"] for r in rows})
-    bank = np.stack(
-        [load_reference_file(folder / "refs" / f"{sku}.png", ref_size, "rgba") for sku in skus]
-    )
-    row = {sku: i for i, sku in enumerate(skus)}
-    index = torch.tensor([row[r["sku"]] for r in rows])
-    return torch.from_numpy(imgs), (torch.from_numpy(bank), index)
+    return torch.from_numpy(imgs), ref_bank(rows, ref_size)
 
 
 _INPUTS: dict = {}
@@ -169,26 +175,40 @@ def ingest_boxes(rows: list[dict]) -> None:
     _BOXES.update(zip([r["key"] for r in rows], boxes))
 
 
-def inputs_for(spec: AspectSpec, rows: list[dict], split: str):
-    """(images, (reference bank, index)) for a spec, decoded once per split and input kind;
-    aligned crops for an aspect that takes them."""
-    key = (split, spec.aligned, spec.input_size, spec.ref_input_size)
-    if key not in _INPUTS:
-        if spec.aligned:
-            folder = Path(rows[0]["folder"])
-            known = [_BOXES.get(r["key"], np.full(4, np.nan, np.float32)) for r in rows]
-            crops, refs, _ = aligned_inputs(
-                [str(folder / "images" / f"{r['key']}.png") for r in rows],
-                [str(folder / "refs" / f"{r['sku']}.png") for r in rows],
-                spec.input_size,
-                boxes=np.stack(known).astype(np.float32),
-            )
-            _INPUTS[key] = (
-                torch.from_numpy(crops),
-                (torch.from_numpy(refs), torch.arange(len(rows))),
-            )
-        else:
-            _INPUTS[key] = decode(rows, spec.input_size, spec.ref_size)
+def _key(spec: AspectSpec, split: str) -> tuple:
+    return (split, spec.aligned, spec.input_size, spec.ref_input_size)
+
+
+def inputs_for(spec: AspectSpec, rows: list[dict], split: str, reg=None):
+    """(images, (reference bank, index)) for a spec, decoded once per split. For an aligned
+    spec, each file is decoded once for it and for ``reg``'s whole-ad aspects too (crops
+    around the located product for the one, whole ads for the others)."""
+    key = _key(spec, split)
+    if key in _INPUTS:
+        return _INPUTS[key]
+    if not spec.aligned:
+        _INPUTS[key] = decode(rows, spec.input_size, spec.ref_size)
+        return _INPUTS[key]
+    folder = Path(rows[0]["folder"])
+    whole = [s for s in (reg.models() if reg is not None else []) if not s.aligned]
+    whole = [s for s in whole if _key(s, split) not in _INPUTS]
+    known = [_BOXES.get(r["key"], np.full(4, np.nan, np.float32)) for r in rows]
+    got = training_inputs(
+        [str(folder / "images" / f"{r['key']}.png") for r in rows],
+        [str(folder / "refs" / f"{r['sku']}.png") for r in rows],
+        spec.input_size,
+        whole_sizes=tuple(sorted({s.input_size for s in whole})),
+        boxes=np.stack(known).astype(np.float32),
+    )
+    for s in whole:
+        _INPUTS[_key(s, split)] = (
+            torch.from_numpy(got.whole[s.input_size]),
+            ref_bank(rows, s.ref_size),
+        )
+    _INPUTS[key] = (
+        torch.from_numpy(got.crops),
+        (torch.from_numpy(got.refs), torch.arange(len(rows))),
+    )
     return _INPUTS[key]
 
 
@@ -223,6 +243,9 @@ def main() -> None:
     ap.add_argument("--delta", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "bench_gate")
+    ap.add_argument(
+        "--dump", type=Path, help="also save calibration and test scores and labels (.npz)"
+    )
     args = ap.parse_args()
     n = 1500 if args.quick else args.n
     epochs = 3 if args.quick else args.epochs
@@ -281,8 +304,8 @@ def main() -> None:
     for spec in reg.models():
         y, w = target_arrays(spec.name, train_rows)
         y_cal, _ = target_arrays(spec.name, calib_rows)
-        x_train, r_train = inputs_for(spec, train_rows, "train")
-        x_cal, r_cal = inputs_for(spec, calib_rows, "calib")
+        x_train, r_train = inputs_for(spec, train_rows, "train", reg)
+        x_cal, r_cal = inputs_for(spec, calib_rows, "calib", reg)
         config = config_for(spec)
         log(f"train {spec.name}: {len(y)} images, {config.epochs} epochs")
         res = train_aspect(
@@ -352,6 +375,16 @@ def main() -> None:
     )
 
     x_test, r_test = decode(test_rows, spec0.input_size, spec0.ref_size)
+    if args.dump:
+        np.savez(
+            args.dump,
+            **{f"cal_{a}": v for a, v in cal_scores.items()},
+            **{f"test_{a}": test_scores[a] for a in ASPECTS},
+            cal_usable=cal_usable,
+            cal_truth=np.array([r["usable"] for r in calib_rows], dtype=int),
+            test_truth=np.array([r["usable"] for r in test_rows], dtype=int),
+            cal_single=single.heldout_scores,
+        )
     single_test = {"usable": predict(single.model, x_test, r_test)}
     truth = np.array([r["usable"] for r in test_rows], dtype=int)
     ens_eval = gate.evaluate(test_scores, truth, ens_cal.thresholds)

@@ -104,21 +104,26 @@ def _image_arrays(items: list[Item], size: int) -> np.ndarray:
     return np.stack([load_image_file(item.image.path, size) for item in items])
 
 
-def _aligned_arrays(items: list[Item], size: int) -> tuple[np.ndarray, np.ndarray]:
+def _aligned_arrays(
+    items: list[Item], size: int, whole_sizes: tuple[int, ...] = ()
+) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """(crops, aligned references, {side: whole ads}) for the items, each file decoded
+    once; boxes found here are kept on the items."""
     from rewards.located import known_boxes, store_boxes
-    from rewards.ml.align import aligned_inputs
+    from rewards.ml.align import training_inputs
 
     missing = [i.pk for i in items if i.product is None or not i.product.cutout]
     if missing:
         raise NotEnoughLabels(f"item {missing[0]} has no product reference cut-out")
-    crops, refs, boxes = aligned_inputs(
+    got = training_inputs(
         [item.image.path for item in items],
         [item.product.cutout.path for item in items],  # type: ignore[union-attr]
         size,
+        whole_sizes=whole_sizes,
         boxes=known_boxes(items),  # scored images were located then: only crop them
     )
-    store_boxes(items, boxes)
-    return crops, refs
+    store_boxes(items, got.boxes)
+    return got.crops, got.refs, got.whole
 
 
 def _reference_bank(items: list[Item], size: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -190,8 +195,11 @@ def train_aspects(
     items = list(
         Item.objects.filter(pk__in=snapshot.item_ids).select_related("product").order_by("pk")
     )
-    arrays: dict[int, torch.Tensor] = {}
-    aligned_refs: dict[int, torch.Tensor] = {}
+    # Decoded inputs per (input kind and size, the items they are for): aspects labeled on
+    # the same items share them, and the aligned aspect's pass decodes the whole ads for
+    # the others too, so each file is read once.
+    arrays: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
+    aligned_refs: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
     versions = []
     for n, aspect in enumerate(names):
         spec = registry.get(aspect)
@@ -199,15 +207,21 @@ def train_aspects(
         usable_items = [i for i in items if i.pk in targets]
         if len(usable_items) < MIN_LABELED_ITEMS:
             raise NotEnoughLabels(f"{aspect}: only {len(usable_items)} labeled items")
-        key = -spec.input_size if spec.aligned else spec.input_size
-        if key not in arrays or len(arrays[key]) != len(usable_items):
+        pks = tuple(i.pk for i in usable_items)
+        key = (-spec.input_size if spec.aligned else spec.input_size, pks)
+        if key not in arrays:
             if reporter:
                 what = "aligning" if spec.aligned else "loading"
                 reporter.log(f"{what} {len(usable_items)} images at {spec.input_size}px")
             if spec.aligned:
-                crops, aligned = _aligned_arrays(usable_items, spec.input_size)
+                others = [registry.get(a) for a in names]
+                sides = {o.input_size for o in others if o.kind == "model" and not o.aligned}
+                wanted = tuple(side for side in sorted(sides) if (side, pks) not in arrays)
+                crops, aligned, whole = _aligned_arrays(usable_items, spec.input_size, wanted)
                 arrays[key] = torch.from_numpy(crops)
                 aligned_refs[key] = torch.from_numpy(aligned)
+                for side, ads in whole.items():
+                    arrays[(side, pks)] = torch.from_numpy(ads)
             else:
                 arrays[key] = torch.from_numpy(_image_arrays(usable_items, spec.input_size))
         refs = None

@@ -60,7 +60,7 @@ def test_retraining_job_trains_every_aspect_and_scoring_decides(world_project, m
     for v in live.values():
         # (a tiny held-out split may hold one class only: then AUC is undefined)
         assert v.metrics["auc"] is None or 0.0 <= v.metrics["auc"] <= 1.0
-        assert v.loss_curve[-1] < v.loss_curve[0]
+        assert v.loss_curve[-1] < v.loss_curve[0], (v.aspect, v.loss_curve)
         assert v.label_snapshot["annotations"] == 140
     assert "shape_auc" in job.metrics and "calibrating the launch gate" in job.log_tail
     # The job queued a scoring job; run it here.

@@ -87,3 +87,28 @@ def test_a_product_cut_by_the_canvas_is_cropped_with_black_outside(cutouts, at) 
     # The crop reaches past the canvas edge the product was cut by: those pixels are black.
     black = (crops[0].int().sum(0) == 0).float().mean()
     assert black > 0.05
+
+
+def test_training_inputs_decode_each_file_once_for_crops_and_whole_ads(cutouts, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Training reads every ad once: the whole ads it returns for the other aspects are the
+    pixels those aspects' own loader gives, and the crops are the shape aspect's."""
+    from rewards.ml.align import aligned_inputs, training_inputs
+    from rewards.ml.images import load_image_file
+
+    paths, refs = [], []
+    for i, at in enumerate([(20, 30), (120, 90), (60, 140)]):
+        p = tmp_path / f"ad{i}.png"
+        Image.fromarray(_ad(cutouts[i % 2], 90, at).transpose(1, 2, 0)).save(p)
+        r = tmp_path / f"ref{i % 2}.png"
+        cutouts[i % 2].save(r)
+        paths.append(str(p))
+        refs.append(str(r))
+    got = training_inputs(paths, refs, 64, whole_sizes=(48, 96), batch_size=2)
+    for side in (48, 96):
+        assert np.array_equal(got.whole[side], np.stack([load_image_file(p, side) for p in paths]))
+    crops, aligned, boxes = aligned_inputs(paths, refs, 64)
+    assert np.array_equal(got.crops, crops) and np.array_equal(got.refs, aligned)
+    assert np.array_equal(got.boxes, boxes)
+    # Known boxes are used as given: nothing is searched again.
+    again = training_inputs(paths, refs, 64, boxes=boxes + 8)
+    assert np.array_equal(again.boxes, boxes + 8)

@@ -318,18 +318,80 @@ def align_batch(
     return to_u8(crops), to_u8(ref * 255)
 
 
-def load_ads(paths: list[str], workers: int = 2) -> torch.Tensor:
-    """Decode ad files at the alignment resolution: uint8 [N, 3, AD_SIDE, AD_SIDE]."""
+@dataclass
+class TrainingInputs:
+    """Everything training needs from a set of ad files, decoded once."""
+
+    crops: np.ndarray  # uint8 [N, 3, size, size]: the ads cropped around their products
+    refs: np.ndarray  # uint8 [N, 4, size, size]: the references drawn into the same boxes
+    boxes: np.ndarray  # float32 [N, 4]: the matched boxes
+    whole: dict[int, np.ndarray]  # side -> uint8 [N, 3, side, side]: the whole ads
+
+
+def training_inputs(
+    image_paths: list[str],
+    ref_paths: list[str],
+    size: int = 64,
+    *,
+    whole_sizes: tuple[int, ...] = (),
+    bank: TemplateBank | None = None,
+    batch_size: int = 64,
+    boxes: np.ndarray | None = None,
+    workers: int = 2,
+) -> TrainingInputs:
+    """The shape model's inputs (crops, aligned references, boxes) for image files and their
+    products' reference files, and the whole ads at ``whole_sizes`` for the other aspects,
+    each file decoded once. ``boxes`` [N, 4] gives boxes already found (NaN rows are
+    located), so retraining on scored images only decodes and crops. Batches run in
+    ``workers`` threads (Pillow and torch release the GIL), one torch thread each."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .images import load_image_file
+    from .images import image_to_array
 
-    if workers > 1 and len(paths) > 8:
-        with ThreadPoolExecutor(workers) as pool:
-            arrays = list(pool.map(lambda p: load_image_file(p, AD_SIDE), paths))
-    else:
-        arrays = [load_image_file(p, AD_SIDE) for p in paths]
-    return torch.from_numpy(np.stack(arrays))
+    if len(image_paths) != len(ref_paths):
+        raise ValueError("one reference per image is needed")
+    if boxes is not None and boxes.shape != (len(image_paths), 4):
+        raise ValueError("boxes must be [N, 4], one row per image")
+    bank = bank or TemplateBank()
+
+    def batch(start: int):
+        end = start + batch_size
+        decoded: dict[int, list[np.ndarray]] = {s: [] for s in {AD_SIDE, *whole_sizes}}
+        for path in image_paths[start:end]:
+            with Image.open(path) as im:
+                rgb = im.convert("RGB")
+            for side, out in decoded.items():
+                out.append(image_to_array(rgb, side))
+        ads = torch.from_numpy(np.stack(decoded[AD_SIDE]))
+        rows = torch.tensor([bank.row(str(p)) for p in ref_paths[start:end]])
+        known = None if boxes is None else torch.from_numpy(boxes[start:end])
+        found = locate_known(ads, rows, bank, known)
+        c, r = align_batch(ads, rows, bank, size, boxes=found)
+        whole = {side: np.stack(decoded[side]) for side in whole_sizes}
+        return c.numpy(), r.numpy(), found.numpy().astype(np.float32), whole
+
+    starts = range(0, len(image_paths), batch_size)
+    threads = torch.get_num_threads()
+    if workers > 1:
+        torch.set_num_threads(1)  # the pool's threads keep the cores busy
+    try:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            parts = list(pool.map(batch, starts))
+    finally:
+        torch.set_num_threads(threads)
+    if not parts:
+        return TrainingInputs(
+            np.zeros((0, 3, size, size), np.uint8),
+            np.zeros((0, 4, size, size), np.uint8),
+            np.zeros((0, 4), np.float32),
+            {side: np.zeros((0, 3, side, side), np.uint8) for side in whole_sizes},
+        )
+    return TrainingInputs(
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+        {side: np.concatenate([p[3][side] for p in parts]) for side in whole_sizes},
+    )
 
 
 def aligned_inputs(
@@ -340,29 +402,9 @@ def aligned_inputs(
     batch_size: int = 64,
     boxes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The shape model's inputs for image files and their products' reference files:
-    (ad crops uint8 [N, 3, size, size], aligned references uint8 [N, 4, size, size],
-    matched boxes float32 [N, 4]). ``boxes`` [N, 4] gives boxes already found (NaN rows
-    are located), so retraining on scored images only decodes and crops."""
-    if len(image_paths) != len(ref_paths):
-        raise ValueError("one reference per image is needed")
-    if boxes is not None and boxes.shape != (len(image_paths), 4):
-        raise ValueError("boxes must be [N, 4], one row per image")
-    bank = bank or TemplateBank()
-    crops, refs, found = [], [], []
-    for s in range(0, len(image_paths), batch_size):
-        ads = load_ads(image_paths[s : s + batch_size])
-        rows = torch.tensor([bank.row(str(p)) for p in ref_paths[s : s + batch_size]])
-        known = None if boxes is None else torch.from_numpy(boxes[s : s + batch_size])
-        b = locate_known(ads, rows, bank, known)
-        c, r = align_batch(ads, rows, bank, size, boxes=b)
-        crops.append(c.numpy())
-        refs.append(r.numpy())
-        found.append(b.numpy().astype(np.float32))
-    if not crops:
-        return (
-            np.zeros((0, 3, size, size), np.uint8),
-            np.zeros((0, 4, size, size), np.uint8),
-            np.zeros((0, 4), np.float32),
-        )
-    return np.concatenate(crops), np.concatenate(refs), np.concatenate(found)
+    """(ad crops uint8 [N, 3, size, size], aligned references uint8 [N, 4, size, size],
+    matched boxes float32 [N, 4]): :func:`training_inputs` without the whole ads."""
+    got = training_inputs(
+        image_paths, ref_paths, size, bank=bank, batch_size=batch_size, boxes=boxes
+    )
+    return got.crops, got.refs, got.boxes

@@ -208,26 +208,28 @@ def train_aspect(
             r, ri = _batch_refs(bank, idx, device) if bank is not None else (None, None)
             y = targets_t[idx].to(device)
             w = weights_t[idx].to(device)
+            real = torch.ones(len(idx), dtype=torch.bool, device=device)
             if synthetic > 0 and r is not None and ri is not None:
                 pick = (y >= 0.8) & (torch.rand(len(idx), generator=gen) < synthetic)
                 if pick.any():
                     x[pick], planted = synth.plant(x[pick], r[ri[pick]], gen)
                     where = pick.nonzero().flatten()[planted]
-                    y[where], w[where] = 0.0, 1.0
+                    y[where], w[where], real[where] = 0.0, 1.0, False
             if config.hflip:
                 # The reference is not flipped with its image: it is a separate view of
                 # the product, and a mirrored product is the same product.
                 flip = torch.rand(len(idx), generator=gen) < 0.5
                 x[flip] = x[flip].flip(-1)
             logits = model(x, r, ri)
-            loss = (F.binary_cross_entropy_with_logits(logits, y, reduction="none") * w).sum()
-            loss = loss / w.sum().clamp(min=1e-6)
+            per_item = F.binary_cross_entropy_with_logits(logits, y, reduction="none") * w
+            loss = per_item.sum() / w.sum().clamp(min=1e-6)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            run_loss += float(loss.detach()) * float(w.sum())
-            run_w += float(w.sum())
+            # The curve shows the fit to the labels; synthetic defects are left out of it.
+            run_loss += float(per_item.detach()[real].sum())
+            run_w += float(w[real].sum())
         epoch_loss = run_loss / max(run_w, 1e-9)
         loss_curve.append(epoch_loss)
         if progress is not None:
