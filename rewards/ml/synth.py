@@ -37,10 +37,7 @@ def _u(gen: torch.Generator, lo: float, hi: float) -> float:
 
 def _product_box(alpha: torch.Tensor) -> tuple[float, float, float, float] | None:
     """(x0, y0, x1, y1) of the drawn reference's opaque pixels, or None if there are none."""
-    ys, xs = torch.nonzero(alpha > 0.5, as_tuple=True)
-    if len(xs) < 4:
-        return None
-    return float(xs.min()), float(ys.min()), float(xs.max()) + 1, float(ys.max()) + 1
+    return _boxes(alpha[None])[0]
 
 
 def _base_grid(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -177,7 +174,8 @@ _MOVES = {"stretch": _stretch_grid, "warp": _warp_grid}
 
 
 def _boxes(alpha: torch.Tensor) -> list[tuple[float, float, float, float] | None]:
-    """:func:`_product_box` of each row of ``alpha`` [N, H, W], in one pass."""
+    """(x0, y0, x1, y1) of the opaque pixels (alpha > 0.5) of each row of ``alpha``
+    [N, H, W], in one pass; None for a row with fewer than 4 of them."""
     m = alpha > 0.5
     cols, rows = m.any(1), m.any(2)  # [N, W], [N, H]
     w, h = cols.shape[1], rows.shape[1]

@@ -204,17 +204,17 @@ def train_aspect(
             idx = order[b * config.batch_size : (b + 1) * config.batch_size]
             if len(idx) < 2:  # BatchNorm cannot train on a single item
                 continue
-            x = images[idx].to(device)
-            r, ri = _batch_refs(bank, idx, device) if bank is not None else (None, None)
-            y = targets_t[idx].to(device)
-            w = weights_t[idx].to(device)
-            real = torch.ones(len(idx), dtype=torch.bool, device=device)
-            if synthetic > 0 and r is not None and ri is not None:
+            x, y, w = images[idx], targets_t[idx], weights_t[idx]
+            real = torch.ones(len(idx), dtype=torch.bool)
+            if synthetic > 0 and bank is not None:
+                # Planted on the CPU copies, before the batch moves to the device.
                 pick = (y >= 0.8) & (torch.rand(len(idx), generator=gen) < synthetic)
                 if pick.any():
-                    x[pick], planted = synth.plant(x[pick], r[ri[pick]], gen)
+                    x[pick], planted = synth.plant(x[pick], bank[0][bank[1][idx[pick]]], gen)
                     where = pick.nonzero().flatten()[planted]
                     y[where], w[where], real[where] = 0.0, 1.0, False
+            x, y, w, real = x.to(device), y.to(device), w.to(device), real.to(device)
+            r, ri = _batch_refs(bank, idx, device) if bank is not None else (None, None)
             if config.hflip:
                 # The reference is not flipped with its image: it is a separate view of
                 # the product, and a mirrored product is the same product.
