@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from .align import AD_SIDE, TemplateBank, align_batch, locate_known
+from .align import AD_SIDE, TemplateBank, align_batch, locate_known, one_torch_thread
 from .aspects import AspectRegistry, AspectSpec, default_registry
-from .images import image_to_array, load_reference_file
+from .images import decode_files, load_reference_file
 from .model import AspectNet, load
 from .train import default_device
 
@@ -118,15 +117,10 @@ class Ensemble:
         sizes = sorted({s.input_size for s in specs if not s.aligned})
         if any(s.aligned for s in specs):
             sizes.append(AD_SIDE)
-        images: dict[int, np.ndarray] = {}
-        decoded: dict[int, list[np.ndarray]] = {size: [] for size in sizes}
-        for p in paths:
-            with Image.open(p) as im:
-                rgb = im.convert("RGB")  # decode the file once for every input size
-            for size in sizes:
-                decoded[size].append(image_to_array(rgb, size))
-        for size in sizes:
-            images[ALIGN_KEY if size == AD_SIDE else size] = np.stack(decoded[size])
+        images = {
+            ALIGN_KEY if size == AD_SIDE else size: arr
+            for size, arr in decode_files(paths, sizes).items()
+        }
         refs: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
         needed = {(s.ref_input_size, s.reference) for s in specs if s.uses_reference}
         if needed and ref_paths is None:
@@ -193,17 +187,10 @@ class Ensemble:
         if not self.models or not files:
             out = {a: np.zeros(0) for a in self.aspects}
             return {**out, "_boxes": np.zeros((0, 4), np.float32)} if return_boxes else out
-        # The pool threads keep the cores busy; torch's own intra-op threads on top of them
-        # only contend (bench/scoring.py: 262 images/s with 2 torch threads, 312 with 1).
-        threads = torch.get_num_threads()
-        if workers > 1:
-            torch.set_num_threads(1)
-        try:
+        with one_torch_thread(workers > 1):
             return self._score_chunks(
                 files, refs, boxes, batch_size, workers, prefetch, return_boxes
             )
-        finally:
-            torch.set_num_threads(threads)
 
     def _score_chunks(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +19,21 @@ def image_to_array(image: Image.Image, size: int) -> np.ndarray:
     if img.size != (size, size):
         img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.ascontiguousarray(np.asarray(img).transpose(2, 0, 1))
+
+
+def decode_files(paths: Sequence[str | Path], sizes: Iterable[int]) -> dict[int, np.ndarray]:
+    """Each file decoded once and resized to every side in ``sizes``:
+    {side: uint8 [N, 3, side, side]}, the pixels :func:`load_image_file` gives."""
+    decoded: dict[int, list[np.ndarray]] = {side: [] for side in sizes}
+    for path in paths:
+        with Image.open(path) as im:
+            rgb = im.convert("RGB")
+        for side, out in decoded.items():
+            out.append(image_to_array(rgb, side))
+    return {
+        side: np.stack(out) if out else np.zeros((0, 3, side, side), np.uint8)
+        for side, out in decoded.items()
+    }
 
 
 def load_image_file(path: str | Path, size: int) -> np.ndarray:
