@@ -7,8 +7,12 @@ Both go through the same services as real data: ``items_create`` for items and
 from __future__ import annotations
 
 import io
+import itertools
+import multiprocessing
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +24,7 @@ from jdreview.models import Membership, Product, Project
 from jdreview.roles import Role, ensure_role_groups
 from labeling.items import NewItem, items_create, refresh_queue_statistics
 from labeling.models import Item
-from labeling.services import annotation_submit, task_next, task_skip
+from labeling.services import annotation_record, annotation_submit, task_next, task_skip
 from labeling.uploads import check_image
 
 Progress = Callable[[float, str], None]
@@ -59,6 +63,45 @@ def world_products_sync() -> dict[str, Product]:
     return existing
 
 
+def _composed(recipe: dict) -> tuple[bytes, dict, bool]:
+    """One ad composed from its recipe, as (PNG bytes, truth, usable): the part of seeding
+    that is worth a second process."""
+    from labeling.world.composer import compose_from_recipe
+
+    ad = compose_from_recipe(recipe, settings.EMOJI_ASSET_DIR)
+    return _png(ad.image), ad.truth, bool(ad.usable)
+
+
+def _world_ads(
+    images: int, seed: int, skip: set[int], processes: int
+) -> Iterator[tuple[int, Any, dict, bytes, dict, bool]]:
+    """(index, product, recipe, PNG bytes, truth, usable) for the world's ads not in ``skip``,
+    in order; composed in ``processes`` forked processes when more than one."""
+    from labeling.world.composer import world_specs
+
+    wanted = (
+        (
+            i,
+            product,
+            {"sku": product.sku, "asset": product.asset, "size": 256, "spec": asdict(spec)},
+        )
+        for i, (product, _, spec) in enumerate(
+            world_specs(images, seed=seed, asset_dir=settings.EMOJI_ASSET_DIR)
+        )
+        if i not in skip
+    )
+    if processes <= 1:
+        for i, product, recipe in wanted:
+            yield (i, product, recipe, *_composed(recipe))
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(processes, mp_context=ctx) as pool:
+        while chunk := list(itertools.islice(wanted, BATCH)):
+            done = pool.map(_composed, [r for _, _, r in chunk], chunksize=8)
+            for (i, product, recipe), result in zip(chunk, done):
+                yield (i, product, recipe, *result)
+
+
 def world_seed(
     *,
     project: Project,
@@ -66,14 +109,15 @@ def world_seed(
     seed: int,
     gold_share: float = 0.05,
     progress: Progress | None = None,
+    processes: int = 1,
 ) -> int:
     """Add ``images`` world ad images to the project (deterministic for a seed).
 
     Running it again with the same seed adds nothing: items are keyed by external id.
-    Returns how many items were created.
+    ``processes`` > 1 composes the images in that many forked processes (same pixels; for
+    commands, not for code running inside a daemonic worker process). Returns how many
+    items were created.
     """
-    from labeling.world.composer import generate_world
-
     if images < 1:
         raise ValueError("images must be at least 1")
     world_products_sync()
@@ -85,26 +129,22 @@ def world_seed(
     if all(f"world-{seed}-{i}" in have for i in range(images)):
         return 0  # already seeded: skip composing images only to throw them away
     gold_rng = random.Random(seed * 7919 + 1)
+    gold = [gold_rng.random() < gold_share for _ in range(images)]
+    skip = {i for i in range(images) if f"world-{seed}-{i}" in have}
     created = 0
     batch: list[NewItem] = []
-    for i, (product, ad) in enumerate(
-        generate_world(images, seed=seed, asset_dir=settings.EMOJI_ASSET_DIR)
-    ):
+    for i, product, recipe, data, ad_truth, usable in _world_ads(images, seed, skip, processes):
         external_id = f"world-{seed}-{i}"
-        is_gold = gold_rng.random() < gold_share
-        if external_id in have:
-            continue
-        data = _png(ad.image)
-        truth = {"aspects": ad.truth, "usable": bool(ad.usable)}
+        truth = {"aspects": ad_truth, "usable": usable}
         batch.append(
             NewItem(
                 image=check_image(data, name=external_id, max_bytes=10**8, max_pixels=10**8),
                 external_id=external_id,
                 payload={"title": product.title},
                 product_sku=product.sku,
-                is_gold=is_gold,
-                gold_answer=truth_answer(truth) if is_gold else {},
-                recipe=ad.recipe,
+                is_gold=gold[i],
+                gold_answer=truth_answer(truth) if gold[i] else {},
+                recipe=recipe,
                 truth=truth,
                 source=Item.Source.WORLD,
             )
@@ -133,9 +173,16 @@ def truth_answer(truth: dict) -> dict[str, str]:
 
 
 def simulated_reviewers(
-    *, project: Project, count: int, seed: int, error_range: tuple[float, float] = (0.03, 0.15)
+    *,
+    project: Project,
+    count: int,
+    seed: int,
+    error_range: tuple[float, float] = (0.03, 0.15),
+    role: Role = Role.ANNOTATOR,
+    prefix: str = "sim-",
 ) -> list:
-    """Create (or reuse) ``count`` simulated annotator accounts that are members of the project."""
+    """Create (or reuse) ``count`` simulated accounts with ``role`` that are members of the
+    project, each paired with its simulated reviewer."""
     from labeling.world.reviewers import reviewer_pool
 
     groups = ensure_role_groups()
@@ -143,11 +190,11 @@ def simulated_reviewers(
     pool = reviewer_pool(count, seed=seed, error_range=error_range)
     users = []
     for reviewer in pool:
-        user, created = User.objects.get_or_create(username=f"sim-{reviewer.name}")
+        user, created = User.objects.get_or_create(username=f"{prefix}{reviewer.name}")
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        user.groups.add(groups[Role.ANNOTATOR])
+        user.groups.add(groups[role])
         Membership.objects.get_or_create(project=project, user=user)
         users.append((user, reviewer))
     return users
@@ -214,3 +261,52 @@ def simulate_labels(
         review=lambda item, reviewer, _rng: reviewer.label(item.truth.get("aspects", {})),
         progress=progress,
     )
+
+
+def simulate_calibration_audit(
+    *,
+    project: Project,
+    auditors: int = 3,
+    seed: int = 0,
+    error_range: tuple[float, float] = (0.01, 0.03),
+    progress: Progress | None = None,
+) -> int:
+    """Senior ops auditors (error rates 1-3%, against 3-15% for ordinary reviewers) each
+    label every labeled ad image of the project's held-out split, stored as "audit"
+    annotations through ``annotation_record`` like an ops verdict.
+
+    The gate is calibrated on the held-out split's labels, and its guarantee is only as
+    good as they are: one ordinary reviewer calls a clean image unusable about a quarter
+    of the time (three aspects at 3-15% each), so no threshold could be shown to launch
+    98% usable images. Returns labels stored; items already audited are skipped."""
+    from labeling.models import Annotation
+    from rewards.ml.train import split_for
+
+    pairs = simulated_reviewers(
+        project=project,
+        count=auditors,
+        seed=seed,
+        error_range=error_range,
+        role=Role.OPS,
+        prefix="sim-auditor-",
+    )
+    audited = set(
+        Annotation.objects.filter(project=project, source="audit").values_list("item_id", "user_id")
+    )
+    labeled = (
+        Item.objects.filter(project=project, kind=Item.Kind.AD_IMAGE, done_count__gt=0)
+        .exclude(truth={})
+        .order_by("pk")
+    )
+    held = [i for i in labeled if split_for(i.pk, salt=str(project.pk)) == "heldout"]
+    stored = 0
+    for n, item in enumerate(held, 1):
+        for user, reviewer in pairs:
+            if (item.pk, user.pk) in audited:
+                continue
+            values = reviewer.label(item.truth.get("aspects", {}), item_key=str(item.pk))
+            annotation_record(item=item, user=user, values=values, source="audit")
+            stored += 1
+        if progress and n % 50 == 0:
+            progress(n / len(held), f"{n}/{len(held)} held-out images audited")
+    return stored

@@ -11,8 +11,9 @@ from django.test import Client
 from django.urls import reverse
 
 from labeling.models import Annotation, Item
-from labeling.world_seed import simulate_labels, world_seed
+from labeling.world_seed import simulate_calibration_audit, simulate_labels, world_seed
 from rewards import audits
+from rewards.ml.train import split_for
 from rewards.models import Audit, Decision, ModelVersion
 from rewards.scoring import images_score
 from rewards.training import NotEnoughLabels, train_aspects, training_snapshot
@@ -121,6 +122,35 @@ def test_override_reaches_the_next_training_snapshot(world_project, ops):
     )
 
 
+def test_calibration_audit_labels_the_heldout_split_and_cleans_its_usable_labels(world_project):
+    """The demo's ops auditors: three verdicts on every labeled held-out image, through the
+    same audit annotations as the UI, so the gate calibrates on labels it can trust."""
+    project = world_project
+    held = {
+        i.pk: bool(i.truth["usable"])
+        for i in Item.objects.filter(project=project, done_count__gt=0)
+        if split_for(i.pk, salt=str(project.pk)) == "heldout"
+    }
+    assert len(held) >= 15
+
+    def agreement() -> float:
+        usable = training_snapshot(project).targets["usable"]
+        return sum((usable[pk] >= 0.5) == truth for pk, truth in held.items()) / len(held)
+
+    before = agreement()
+    stored = simulate_calibration_audit(project=project, seed=3)
+    assert stored == 3 * len(held)
+    audit_labels = Annotation.objects.filter(source="audit")
+    assert set(audit_labels.values_list("item_id", flat=True)) == set(held)
+    auditors = {a.user for a in audit_labels.select_related("user")}
+    assert len(auditors) == 3
+    assert all(u.has_perm("jdreview.audit_launches") for u in auditors)
+    assert agreement() >= max(before, 0.9)
+    # Run again: nothing is labeled twice.
+    assert simulate_calibration_audit(project=project, seed=3) == 0
+    assert audit_labels.count() == stored
+
+
 def test_audit_refuses_bad_input(world_project, ops):
     project = world_project
     item = Item.objects.filter(project=project).first()
@@ -196,3 +226,32 @@ def test_located_boxes_are_kept_so_retraining_and_rescoring_do_not_search_again(
     assert sum(calls) == 140
     after = dict(Decision.objects.values_list("item_id", "scores"))
     assert after == before
+
+
+def test_the_demo_seed_trains_calibrates_and_decides_on_a_tiny_world(db):
+    """The README's first command on a tiny world: accounts, labels, the ops calibration
+    audit, three live models, a calibrated gate at the demo's target, decisions for the
+    fresh images; run again, it adds nothing."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from jdreview.models import Project
+
+    args = ["--images", "150", "--labels", "150", "--overlap-labels", "20"]
+    args += ["--new-images", "30", "--no-loops"]
+    call_command("seed_demo", *args)
+    project = Project.objects.get(slug="ad-images")
+    assert project.gate.target == 0.9
+    assert Annotation.objects.filter(project=project, source="audit").exists()
+    assert ModelVersion.objects.filter(project=project, status="live").count() == 3
+    fresh = Item.objects.filter(project=project, external_id__startswith="world-1007-")
+    assert fresh.count() == 30
+    assert Decision.objects.filter(item__in=fresh).count() == 30
+    assert project.gate.calibrated_at is not None
+    counts = (Item.objects.count(), Annotation.objects.count(), ModelVersion.objects.count())
+    call_command("seed_demo", *args)
+    assert (Item.objects.count(), Annotation.objects.count(), ModelVersion.objects.count()) == (
+        counts
+    )
+    with pytest.raises(CommandError, match="gate-target"):
+        call_command("seed_demo", "--gate-target", "1.5", "--no-models")

@@ -327,6 +327,22 @@ def _sample_layout(spec: AdSpec, aspect_wh: float, kind: str | None, sev: float,
     spec.layout = Layout(cx=float(cx), cy=float(cy), scale=float(scale))
 
 
+def world_specs(
+    n: int,
+    seed: int,
+    asset_dir: str | Path | None = None,
+    defect_rate: float = 0.45,
+) -> Iterator[tuple[WorldProduct, Image.Image, AdSpec]]:
+    """The n ads' products, cut-outs and specs, deterministic for a seed: sampling is cheap
+    and sequential, composing (:func:`compose`) is the cost and may run anywhere."""
+    rng = np.random.default_rng(seed)
+    products = world_products()
+    for _ in range(n):
+        product = products[int(rng.integers(len(products)))]
+        cutout = load_cutout(product, asset_dir)
+        yield product, cutout, sample_spec(product, rng, defect_rate, cutout=cutout)
+
+
 def generate_world(
     n: int,
     seed: int,
@@ -335,10 +351,5 @@ def generate_world(
     size: int = 256,
 ) -> Iterator[tuple[WorldProduct, ComposedAd]]:
     """n ads, deterministic for a seed (same seed: byte-identical images)."""
-    rng = np.random.default_rng(seed)
-    products = world_products()
-    for _ in range(n):
-        product = products[int(rng.integers(len(products)))]
-        cutout = load_cutout(product, asset_dir)
-        spec = sample_spec(product, rng, defect_rate, cutout=cutout)
+    for product, cutout, spec in world_specs(n, seed, asset_dir, defect_rate):
         yield product, compose(product, cutout, spec, size)
