@@ -8,6 +8,7 @@ recall can be estimated without bias from the audited sample (see rewards.select
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,52 @@ AUDIT_HOLD = timedelta(minutes=10)
 def gate_for(project: Project) -> Gate:
     gate, _ = Gate.objects.get_or_create(project=project)
     return gate
+
+
+# Gate settings a manager may change, with their allowed ranges (inclusive).
+GATE_SETTINGS: dict[str, tuple[str, float, float]] = {
+    "target": ("target usable rate", 0.5, 0.999),
+    "confidence": ("confidence", 0.5, 0.999),
+    "audit_launched_rate": ("audit share of launched images", 0.0, 1.0),
+    "audit_other_rate": ("audit share of held and rejected images", 0.0, 1.0),
+}
+
+
+def gate_settings_update(*, project: Project, values: Mapping[str, str]) -> tuple[Gate, bool]:
+    """Change the gate's settings from form values (rates as fractions, or percentages: with
+    a % sign or above 1; ``retrain_after_labels`` a whole number). Every value is checked
+    before any is saved. Returns (gate, whether the calibration must be redone)."""
+    changes: dict[str, float | int] = {}
+    for field, (label, low, high) in GATE_SETTINGS.items():
+        raw = (values.get(field) or "").strip()
+        if not raw:
+            continue
+        percent = raw.endswith("%")
+        try:
+            value = float(raw.rstrip("%").strip())
+        except ValueError:
+            raise ValueError(f"{label}: {raw!r} is not a number") from None
+        if percent or value > 1:
+            value /= 100
+        if not low <= value <= high:
+            raise ValueError(f"{label} must be between {low:.0%} and {high:.1%}")
+        changes[field] = value
+    raw = (values.get("retrain_after_labels") or "").strip()
+    if raw:
+        if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+            raise ValueError("retrain after labels must be a whole number from 1 to 1,000,000")
+        changes["retrain_after_labels"] = int(raw)
+    with transaction.atomic():
+        gate = Gate.objects.select_for_update().get(pk=gate_for(project).pk)
+        recalibrate = any(
+            field in changes and changes[field] != getattr(gate, field)
+            for field in ("target", "confidence")
+        )
+        for field, value in changes.items():
+            setattr(gate, field, value)
+        if changes:
+            gate.save(update_fields=list(changes))
+    return gate, recalibrate
 
 
 def decisions_record(

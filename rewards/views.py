@@ -27,6 +27,10 @@ from workers.services import job_create
 @login_required
 def models_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
+    return _render_models(request, project)
+
+
+def _render_models(request: AuthedHttpRequest, project, status: int = 200) -> HttpResponse:  # type: ignore[no-untyped-def]
     gate = audits.gate_for(project)
     return render(
         request,
@@ -41,7 +45,29 @@ def models_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
                 gate.calibration.get("curve", []), gate.target, gate.thresholds.get("launch")
             ),
         },
+        status=status,
     )
+
+
+@require_POST
+@login_required
+def gate_settings(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    """A manager changes the gate's target, confidence, audit shares or retraining
+    threshold; a new target or confidence recalibrates the gate in a job."""
+    project = project_for(request.user, project_id, PERM_MODELS)
+    try:
+        with transaction.atomic():
+            _, recalibrate = audits.gate_settings_update(project=project, values=request.POST)
+            if recalibrate:
+                job_create(kind="calibrate_gate", params={}, project=project, user=request.user)
+    except ValueError as exc:
+        messages.error(request, f"Gate settings not saved: {exc}")
+        return _render_models(request, project, status=400)
+    messages.success(
+        request,
+        "Gate settings saved" + ("; the gate is being recalibrated." if recalibrate else "."),
+    )
+    return redirect(reverse("rewards:models", args=[project.pk]))
 
 
 @require_POST

@@ -149,3 +149,68 @@ def test_uncertainty_order_serves_the_least_certain_images_first(scored_world, a
         services.task_skip(assignment_id=task.pk, user=annotator2)
     least_certain = sorted(certainty(i) for i in decisions)[:5]
     assert served == pytest.approx(least_certain, abs=1e-4)
+
+
+def test_a_manager_changes_the_gate_target_and_the_gate_is_recalibrated(
+    project, manager, monkeypatch
+):
+    from workers.models import Job
+
+    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
+    client = Client()
+    client.force_login(manager)
+    url = reverse("rewards:gate_settings", args=[project.pk])
+    page = client.get(reverse("rewards:models", args=[project.pk])).content.decode()
+    assert 'name="target" inputmode="decimal" value="98.0%"' in page
+    response = client.post(
+        url,
+        {
+            "target": "90%",
+            "confidence": "0.9",
+            "audit_launched_rate": "20",
+            "audit_other_rate": "1%",
+        },
+    )
+    assert response.status_code == 302
+    gate = scoring.gate_for(project)
+    gate.refresh_from_db()
+    assert (gate.target, gate.confidence) == pytest.approx((0.90, 0.90))
+    assert (gate.audit_launched_rate, gate.audit_other_rate) == pytest.approx((0.20, 0.01))
+    assert Job.objects.filter(kind="calibrate_gate", project=project).count() == 1
+    # Only audit shares changed: no recalibration.
+    client.post(url, {"audit_other_rate": "2%", "retrain_after_labels": "800"})
+    gate.refresh_from_db()
+    assert gate.audit_other_rate == pytest.approx(0.02) and gate.retrain_after_labels == 800
+    assert Job.objects.filter(kind="calibrate_gate", project=project).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"target": "abc"}, "is not a number"),
+        ({"target": "40%"}, "target usable rate must be between"),
+        ({"target": "99.95"}, "target usable rate must be between"),
+        ({"audit_launched_rate": "150%"}, "audit share of launched images must be between"),
+        ({"target": "95", "retrain_after_labels": "-3"}, "whole number"),
+    ],
+)
+def test_bad_gate_settings_are_refused_and_nothing_is_saved(project, manager, values, message):
+    client = Client()
+    client.force_login(manager)
+    response = client.post(reverse("rewards:gate_settings", args=[project.pk]), values)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    gate = scoring.gate_for(project)
+    gate.refresh_from_db()
+    assert (gate.target, gate.audit_launched_rate, gate.retrain_after_labels) == (0.98, 0.1, 500)
+
+
+def test_only_managers_change_gate_settings(project, annotator, ops):
+    for user in (annotator, ops):
+        client = Client()
+        client.force_login(user)
+        response = client.post(
+            reverse("rewards:gate_settings", args=[project.pk]), {"target": "0.5"}
+        )
+        assert response.status_code == 403
+    assert scoring.gate_for(project).target == 0.98
