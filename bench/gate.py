@@ -1,18 +1,22 @@
 """Launch-gate benchmark: per-aspect ensemble vs one monolithic reward model.
 
 On a seeded world of ad images with known truth, simulated reviewers (error rates 3-15%)
-label a training split (one reviewer per image, three on a third of them) and a calibration
-split (three per image). The ensemble (one small CNN per aspect) trains on the per-aspect
-labels; the baseline, one CNN with the same total parameter count, trains only on the
-reviewers' overall "usable" answer. Both gates are calibrated on the calibration split to the
-same target (usable rate among launched >= target with 95% confidence, Learn-then-Test) and
+label a training split (one reviewer per image, three on a third of them: about 10,000
+labels) and senior auditors (1-3%) a calibration split (three per image, two more where
+they disagree). The ensemble (one small CNN per aspect) trains on the per-aspect labels;
+the baseline, one CNN with the same total parameter count, trains only on the reviewers'
+overall "usable" answer. Both gates are calibrated on the calibration split to the same
+target (usable rate among launched >= target with 95% confidence, Learn-then-Test) and
 measured on a test split against ground truth. Last line: one JSON object.
 
-    .venv/bin/python bench/gate.py [--quick] [--n 12000] [--cache-dir var/bench_gate]
+    .venv/bin/python bench/gate.py [--quick] [--n 20000] [--train-share 0.3]
 
-With --n 16000 --train-share 0.38 the training split is the same size (about 6,100 images,
-10,000 reviewer labels) and calibration and test get about 5,000 images each: how much a
-larger audited calibration set lets the gate prove.
+The defaults give a training split of about 6,000 images and calibration and test splits of
+about 7,000 each. A 98% target at 95% confidence needs thousands of audited calibration
+images: with the same models, 2,000 of them let the gate launch in 2 of 8 random draws,
+3,500 in 5 of 8, 5,000 and more in all (the rest of the time it launches nothing, which
+is the gate being honest about what it can prove). The world is generated once and cached
+under --cache-dir (about 7 minutes for 20,000 images on two cores).
 """
 
 from __future__ import annotations
@@ -110,13 +114,13 @@ def build_world(n: int, seed: int, cache: Path) -> list[dict]:
 
 def simulate_labels(rows: list[dict], sides: dict[str, str], seed: int) -> list[Annotation]:
     """Train items: one of 12 reviewers (error rates 3-15%) each, two more on a third of
-    them. Calibration items: three senior auditors (1-3%) each, as the ops audit would give:
-    a gate cannot be shown to launch 98% usable images with labels that are wrong more than
-    2% of the time. Test items: none (they are judged against ground truth)."""
+    them. Calibration items: three senior auditors (1-3%) each, as the ops audit would give,
+    and where they disagree on any aspect two more settle it (see audit_labels). Test
+    items: none (they are judged against ground truth)."""
     from labeling.world.reviewers import reviewer_pool
 
     pool = reviewer_pool(12, seed)
-    auditors = reviewer_pool(3, seed + 1, error_range=(0.01, 0.03))
+    auditors = reviewer_pool(5, seed + 1, error_range=(0.01, 0.03))
     for a in auditors:
         a.name = "auditor-" + a.name
     rng = np.random.default_rng(seed)
@@ -126,16 +130,31 @@ def simulate_labels(rows: list[dict], sides: dict[str, str], seed: int) -> list[
         if side == "test":
             continue
         if side == "calib":
-            chosen = auditors
+            labs = audit_labels(row, auditors)
         else:
             k = 3 if rng.random() < 1 / 3 else 1
             chosen = [pool[int(j)] for j in rng.choice(len(pool), k, replace=False)]
-        for rev in chosen:
-            lab = rev.label(row["truth"], item_key=row["key"])
+            labs = [(rev.name, rev.label(row["truth"], item_key=row["key"])) for rev in chosen]
+        for name, lab in labs:
             for aspect in (*ASPECTS, "usable"):
                 value = int(lab[aspect] in ("ok", "yes"))
-                anns.append(Annotation(row["key"], rev.name, aspect, value))
+                anns.append(Annotation(row["key"], name, aspect, value))
     return anns
+
+
+def audit_labels(row: dict, auditors: list) -> list[tuple[str, dict]]:
+    """Three auditors' verdicts, and two more where the three disagree on any aspect.
+
+    The gate is calibrated on these labels, and a label that calls a clean image unusable
+    costs as much as a defect launched: three auditors at 1-3% still outvote the truth on
+    about 0.4% of clean images (two of three wrong on one of three aspects), which near a
+    98% target is as much as the defects the models let through. Settling disagreements
+    with two more (majority of five) takes that to about 0.03%, for about a third more
+    audit labels."""
+    labs = [(a.name, a.label(row["truth"], item_key=row["key"])) for a in auditors[:3]]
+    if any(len({lab[aspect] for _, lab in labs}) > 1 for aspect in ASPECTS):
+        labs += [(a.name, a.label(row["truth"], item_key=row["key"])) for a in auditors[3:5]]
+    return labs
 
 
 # --- data --------------------------------------------------------------------------------
@@ -238,7 +257,7 @@ def single_spec(budget: int) -> AspectSpec:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small smoke run")
-    ap.add_argument("--n", type=int, default=6_000)
+    ap.add_argument("--n", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--epochs", type=int, default=None, help="every model (default: each aspect's own, else 5)"
@@ -246,7 +265,7 @@ def main() -> None:
     ap.add_argument(
         "--train-share",
         type=float,
-        default=0.5,
+        default=0.3,
         help="share of the world labelled for training; calibration and test split the rest",
     )
     ap.add_argument("--target", type=float, default=0.98)
@@ -503,6 +522,11 @@ def main() -> None:
         if single_eval["recall"] and single_eval["recall"] > 0
         else None
     )
+    if ratio is None and ens_eval["recall"]:
+        print(
+            f"the single model launches nothing at {args.target}: recall ratio unbounded "
+            "(null below)"
+        )
     print(
         json.dumps(
             {
