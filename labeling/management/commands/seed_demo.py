@@ -26,7 +26,8 @@ DEMO_USERS = [
 DEMO_PASSWORD = "jdreview-demo"
 # The demo's gate proves 90% usable, not the 98% default: its ~1,000 audited held-out images
 # and models trained on 4,000 images cannot prove 98% (bench/gate.py does, with 6,000
-# training images and 7,000 audited ones). A manager sets the target on the project page.
+# training images and 7,000 audited ones). Managers change it under "Gate settings" on the
+# models page.
 DEMO_GATE_TARGET = 0.9
 LOOP_DEMOS = [
     ("workers.imagegen.demo", "Image generator: a tiny model and a few generated ads"),
