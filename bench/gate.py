@@ -119,9 +119,9 @@ def build_world(n: int, seed: int, cache: Path) -> list[dict]:
 def simulate_labels(rows: list[dict], sides: dict[str, str], seed: int) -> list[Annotation]:
     """Train items: one of 12 reviewers (error rates 3-15%) each, two more on a third of
     them. Calibration items: three senior auditors (1-3%) each, as the ops audit would give,
-    and where they disagree on any aspect two more settle it (see audit_labels). Test
+    and where they disagree on any aspect two more settle it (``settled_labels``). Test
     items: none (they are judged against ground truth)."""
-    from labeling.world.reviewers import reviewer_pool
+    from labeling.world.reviewers import reviewer_pool, settled_labels
 
     pool = reviewer_pool(12, seed)
     auditors = reviewer_pool(5, seed + 1, error_range=(0.01, 0.03))
@@ -134,31 +134,16 @@ def simulate_labels(rows: list[dict], sides: dict[str, str], seed: int) -> list[
         if side == "test":
             continue
         if side == "calib":
-            labs = audit_labels(row, auditors)
+            labs = settled_labels(row["truth"], row["key"], auditors)
         else:
             k = 3 if rng.random() < 1 / 3 else 1
             chosen = [pool[int(j)] for j in rng.choice(len(pool), k, replace=False)]
-            labs = [(rev.name, rev.label(row["truth"], item_key=row["key"])) for rev in chosen]
-        for name, lab in labs:
+            labs = [(rev, rev.label(row["truth"], item_key=row["key"])) for rev in chosen]
+        for rev, lab in labs:
             for aspect in (*ASPECTS, "usable"):
                 value = int(lab[aspect] in ("ok", "yes"))
-                anns.append(Annotation(row["key"], name, aspect, value))
+                anns.append(Annotation(row["key"], rev.name, aspect, value))
     return anns
-
-
-def audit_labels(row: dict, auditors: list) -> list[tuple[str, dict]]:
-    """Three auditors' verdicts, and two more where the three disagree on any aspect.
-
-    The gate is calibrated on these labels, and a label that calls a clean image unusable
-    costs as much as a defect launched: three auditors at 1-3% still outvote the truth on
-    about 0.4% of clean images (two of three wrong on one of three aspects), which near a
-    98% target is as much as the defects the models let through. Settling disagreements
-    with two more (majority of five) takes that to about 0.03%, for about a third more
-    audit labels."""
-    labs = [(a.name, a.label(row["truth"], item_key=row["key"])) for a in auditors[:3]]
-    if any(len({lab[aspect] for _, lab in labs}) > 1 for aspect in ASPECTS):
-        labs += [(a.name, a.label(row["truth"], item_key=row["key"])) for a in auditors[3:5]]
-    return labs
 
 
 # --- data --------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import multiprocessing
 import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
@@ -77,14 +76,10 @@ def _world_ads(
 ) -> Iterator[tuple[int, Any, dict, bytes, dict, bool]]:
     """(index, product, recipe, PNG bytes, truth, usable) for the world's ads not in ``skip``,
     in order; composed in ``processes`` forked processes when more than one."""
-    from labeling.world.composer import world_specs
+    from labeling.world.composer import recipe_for, world_specs
 
     wanted = (
-        (
-            i,
-            product,
-            {"sku": product.sku, "asset": product.asset, "size": 256, "spec": asdict(spec)},
-        )
+        (i, product, recipe_for(product, spec))
         for i, (product, _, spec) in enumerate(
             world_specs(images, seed=seed, asset_dir=settings.EMOJI_ASSET_DIR)
         )
@@ -266,46 +261,49 @@ def simulate_labels(
 def simulate_calibration_audit(
     *,
     project: Project,
-    auditors: int = 3,
     seed: int = 0,
     error_range: tuple[float, float] = (0.01, 0.03),
     progress: Progress | None = None,
 ) -> int:
-    """Senior ops auditors (error rates 1-3%, against 3-15% for ordinary reviewers) each
-    label every labeled ad image of the project's held-out split, stored as "audit"
-    annotations through ``annotation_record`` like an ops verdict.
+    """Senior ops auditors (error rates 1-3%, against 3-15% for ordinary reviewers) label
+    every labeled ad image of the project's held-out split: three each, two more where
+    those disagree (``settled_labels``), stored as "audit" annotations through
+    ``annotation_record`` like an ops verdict.
 
     The gate is calibrated on the held-out split's labels, and its guarantee is only as
     good as they are: one ordinary reviewer calls a clean image unusable about a quarter
     of the time (three aspects at 3-15% each), so no threshold could be shown to launch
-    98% usable images. Returns labels stored; items already audited are skipped."""
+    98% usable images. Returns labels stored; images already audited are skipped."""
     from labeling.models import Annotation
+    from labeling.world.reviewers import settled_labels
     from rewards.ml.train import split_for
 
     pairs = simulated_reviewers(
         project=project,
-        count=auditors,
+        count=5,
         seed=seed,
         error_range=error_range,
         role=Role.OPS,
         prefix="sim-auditor-",
     )
+    user_of = {reviewer.name: user for user, reviewer in pairs}
+    auditors = [reviewer for _, reviewer in pairs]
     audited = set(
-        Annotation.objects.filter(project=project, source="audit").values_list("item_id", "user_id")
+        Annotation.objects.filter(
+            project=project, source="audit", user__in=user_of.values()
+        ).values_list("item_id", flat=True)
     )
     labeled = (
         Item.objects.filter(project=project, kind=Item.Kind.AD_IMAGE, done_count__gt=0)
         .exclude(truth={})
+        .exclude(pk__in=audited)
         .order_by("pk")
     )
     held = [i for i in labeled if split_for(i.pk, salt=str(project.pk)) == "heldout"]
     stored = 0
     for n, item in enumerate(held, 1):
-        for user, reviewer in pairs:
-            if (item.pk, user.pk) in audited:
-                continue
-            values = reviewer.label(item.truth.get("aspects", {}), item_key=str(item.pk))
-            annotation_record(item=item, user=user, values=values, source="audit")
+        for reviewer, values in settled_labels(item.truth["aspects"], str(item.pk), auditors):
+            annotation_record(item=item, user=user_of[reviewer.name], values=values, source="audit")
             stored += 1
         if progress and n % 50 == 0:
             progress(n / len(held), f"{n}/{len(held)} held-out images audited")

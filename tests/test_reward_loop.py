@@ -4,6 +4,7 @@ and gate decisions → ops audits → an override reaching the next training sna
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 from django.db import transaction
@@ -123,8 +124,9 @@ def test_override_reaches_the_next_training_snapshot(world_project, ops):
 
 
 def test_calibration_audit_labels_the_heldout_split_and_cleans_its_usable_labels(world_project):
-    """The demo's ops auditors: three verdicts on every labeled held-out image, through the
-    same audit annotations as the UI, so the gate calibrates on labels it can trust."""
+    """The demo's ops auditors: three verdicts on every labeled held-out image (five where
+    three disagree), through the same audit annotations as the UI, so the gate calibrates
+    on labels it can trust."""
     project = world_project
     held = {
         i.pk: bool(i.truth["usable"])
@@ -139,11 +141,13 @@ def test_calibration_audit_labels_the_heldout_split_and_cleans_its_usable_labels
 
     before = agreement()
     stored = simulate_calibration_audit(project=project, seed=3)
-    assert stored == 3 * len(held)
     audit_labels = Annotation.objects.filter(source="audit")
-    assert set(audit_labels.values_list("item_id", flat=True)) == set(held)
+    per_item = Counter(audit_labels.values_list("item_id", flat=True))
+    assert set(per_item) == set(held) and stored == sum(per_item.values())
+    # Three each; five where the first three disagreed.
+    assert set(per_item.values()) <= {3, 5}
     auditors = {a.user for a in audit_labels.select_related("user")}
-    assert len(auditors) == 3
+    assert 3 <= len(auditors) <= 5
     assert all(u.has_perm("jdreview.audit_launches") for u in auditors)
     assert agreement() >= max(before, 0.9)
     # Run again: nothing is labeled twice.

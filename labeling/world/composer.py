@@ -145,9 +145,14 @@ def compose(
     image.paste(obj, (x, y), obj)
     mask = _mask_on_canvas(np.asarray(obj.getchannel("A")), x, y, size)
     truth = truth_of(spec)
-    recipe = {"sku": product.sku, "asset": product.asset, "size": size, "spec": asdict(spec)}
+    recipe = recipe_for(product, spec, size)
     usable = all(t["defect"] is None for t in truth.values())
     return ComposedAd(image=image, product_mask=mask, recipe=recipe, truth=truth, usable=usable)
+
+
+def recipe_for(product: WorldProduct, spec: AdSpec, size: int = 256) -> dict:
+    """What :func:`compose_from_recipe` needs to make the ad again, as JSON-able data."""
+    return {"sku": product.sku, "asset": product.asset, "size": size, "spec": asdict(spec)}
 
 
 def compose_from_recipe(recipe: dict, asset_dir: str | Path | None = None) -> ComposedAd:
