@@ -41,8 +41,9 @@ GATE_SETTINGS: dict[str, tuple[str, float, float]] = {
 
 
 def gate_settings_update(*, project: Project, values: Mapping[str, str]) -> tuple[Gate, bool]:
-    """Change the gate's settings from form values (rates as fractions, or percentages: with
-    a % sign or above 1; ``retrain_after_labels`` a whole number). Every value is checked
+    """Change the gate's settings from form values (rates as fractions below 1, or as
+    percentages: with a % sign or from 1 up, so "1" is 1% and "100%" all;
+    ``retrain_after_labels`` a whole number). Every value is checked
     before any is saved. Returns (gate, whether the calibration must be redone)."""
     changes: dict[str, float | int] = {}
     for field, (label, low, high) in GATE_SETTINGS.items():
@@ -54,7 +55,7 @@ def gate_settings_update(*, project: Project, values: Mapping[str, str]) -> tupl
             value = float(raw.rstrip("%").strip())
         except ValueError:
             raise ValueError(f"{label}: {raw!r} is not a number") from None
-        if percent or value > 1:
+        if percent or value >= 1:
             value /= 100
         if not low <= value <= high:
             raise ValueError(f"{label} must be between {low:.0%} and {high:.1%}")

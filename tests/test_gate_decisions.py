@@ -178,7 +178,7 @@ def test_a_manager_changes_the_gate_target_and_the_gate_is_recalibrated(
     assert (gate.audit_launched_rate, gate.audit_other_rate) == pytest.approx((0.20, 0.01))
     assert Job.objects.filter(kind="calibrate_gate", project=project).count() == 1
     # Only audit shares changed: no recalibration.
-    client.post(url, {"audit_other_rate": "2%", "retrain_after_labels": "800"})
+    client.post(url, {"audit_other_rate": "2", "retrain_after_labels": "800"})
     gate.refresh_from_db()
     assert gate.audit_other_rate == pytest.approx(0.02) and gate.retrain_after_labels == 800
     assert Job.objects.filter(kind="calibrate_gate", project=project).count() == 1
