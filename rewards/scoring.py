@@ -113,7 +113,12 @@ def gate_calibrate(project: Project) -> dict[str, Any]:
 def images_score(
     project: Project, *, rescore: bool = False, progress: Any = None, seed: int | None = None
 ) -> dict[str, int]:
-    """Score the project's images that have no decision yet (or all, with ``rescore``)."""
+    """Score and decide the project's images that no person has judged yet and that have
+    no decision (or all of those, with ``rescore``).
+
+    An image people have labeled (or a gold image, whose answer is known) is theirs to
+    decide: the gate never launches an ad a reviewer called defective, and the ops audit
+    sample holds only the gate's own decisions, so its estimates are about the gate."""
     from rewards.ml.gate import GateThresholds, decide
 
     loaded = live_ensemble(project)
@@ -127,7 +132,9 @@ def images_score(
     else:
         # Not calibrated for these models: every image goes to a person.
         thresholds = GateThresholds(aspects=list(versions), launch=None, reject=None)
-    todo = Item.objects.filter(project=project, kind=Item.Kind.AD_IMAGE).exclude(image="")
+    todo = Item.objects.filter(
+        project=project, kind=Item.Kind.AD_IMAGE, done_count=0, is_gold=False
+    ).exclude(image="")
     if not rescore:
         todo = todo.filter(decision__isnull=True)
     ids = list(todo.order_by("pk").values_list("pk", flat=True))

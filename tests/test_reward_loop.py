@@ -65,12 +65,15 @@ def test_retraining_job_trains_every_aspect_and_scoring_decides(world_project, m
         assert v.loss_curve[-1] < v.loss_curve[0], (v.aspect, v.loss_curve)
         assert v.label_snapshot["annotations"] == 140
     assert "shape_auc" in job.metrics and "calibrating the launch gate" in job.log_tail
-    # The job queued a scoring job; run it here.
+    # New ads arrive; the job queued a scoring job, run it here. It decides the new ads
+    # only: the 140 that people labeled are theirs.
+    fresh = world_seed(project=project, images=25, seed=12, gold_share=0.0)
     score_job = Job.objects.get(kind="score_images")
     job_services.job_run(score_job.pk)
     score_job.refresh_from_db()
     assert score_job.status == Job.Status.SUCCEEDED, score_job.error
-    assert score_job.metrics["scored"] == 140
+    assert score_job.metrics["scored"] == fresh == 25
+    assert not Decision.objects.filter(item__done_count__gt=0).exists()
     decision = Decision.objects.first()
     assert set(decision.scores) == {"shape", "placement", "color"}
     assert decision.model_versions == {a: v.pk for a, v in live.items()}
@@ -219,15 +222,21 @@ def test_located_boxes_are_kept_so_retraining_and_rescoring_do_not_search_again(
     calls.clear()
     train_aspects(project=project, aspects=["shape"], epochs=1)
     assert calls == []  # the second training only cropped
-    first = images_score(project, rescore=True)
+
+    # New ads are located once, when they are first scored; rescoring reuses their boxes.
+    world_seed(project=project, images=20, seed=12, gold_share=0.0)
+    first = images_score(project)
     before = dict(Decision.objects.values_list("item_id", "scores"))
-    assert calls == [] and first["scored"] == 140
+    assert sum(calls) == first["scored"] == 20
+    calls.clear()
+    assert images_score(project, rescore=True)["scored"] == 20
+    assert calls == [] and dict(Decision.objects.values_list("item_id", "scores")) == before
 
     # Boxes found with other alignment settings are not trusted: they are searched again,
     # and the scores match those from the kept boxes.
     Item.objects.filter(project=project).update(located={"box": [0, 0, 1, 1], "version": "old"})
     images_score(project, rescore=True)
-    assert sum(calls) == 140
+    assert sum(calls) == 20
     after = dict(Decision.objects.values_list("item_id", "scores"))
     assert after == before
 
@@ -251,6 +260,8 @@ def test_the_demo_seed_trains_calibrates_and_decides_on_a_tiny_world(db):
     fresh = Item.objects.filter(project=project, external_id__startswith="world-1007-")
     assert fresh.count() == 30
     assert Decision.objects.filter(item__in=fresh).count() == 30
+    # The ads people labeled are not the gate's to decide, nor to audit.
+    assert Decision.objects.filter(project=project).count() == 30
     assert project.gate.calibrated_at is not None
     counts = (Item.objects.count(), Annotation.objects.count(), ModelVersion.objects.count())
     call_command("seed_demo", *args)
