@@ -59,3 +59,16 @@ def test_every_calibration_image_gets_audited_and_test_images_get_no_labels():
     per_item = {k: sum(a.item == k for a in calib_votes) for k, s in sides.items() if s == "calib"}
     assert set(per_item.values()) <= {3, 5} and min(per_item.values()) == 3
     assert all(a.annotator.startswith("auditor-") for a in calib_votes)
+
+
+def test_best_recall_is_the_loosest_cut_that_keeps_the_target():
+    import numpy as np
+
+    bench = _gate_bench()
+    truth = np.array([1, 1, 1, 1, 0, 1, 1, 0, 0, 1])
+    score = np.linspace(1, 0, len(truth))  # already ranked
+    # Top 4 are all usable; the top 7 are 6/7 = 0.857 usable; the top 6 are 5/6 = 0.833.
+    assert bench.best_recall(score, truth, 1.0) == 4 / 7
+    assert bench.best_recall(score, truth, 0.85) == 6 / 7
+    # A ranking that puts a defect first reaches 100% usable nowhere.
+    assert bench.best_recall(score, np.roll(truth, 2), 1.0) == 0.0
