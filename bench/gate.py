@@ -13,13 +13,13 @@ measured on a test split against ground truth. Last line: one JSON object.
 
 The defaults give a training split of about 6,000 images and calibration and test splits of
 about 7,000 each. A 98% target at 95% confidence needs thousands of audited calibration
-images: with the same models, 2,000 of them let the gate launch in 2 of 8 random draws,
-3,500 in 5 of 8, 5,000 and more in all (the rest of the time it launches nothing, which
-is the gate being honest about what it can prove). retrain_to_live_s includes the promotion
-check on 1,500 of the audited held-out images; scoring all of them for the gate's
-calibration comes after the models are live and is printed on its own. The world is
-generated once and cached under --cache-dir (about 7 minutes for 20,000 images on two
-cores).
+images: with the same models (then with a 16-epoch shape model), 2,000 of them let the
+gate launch in 2 of 8 random draws, 3,500 in 5 of 8, 5,000 and more in all (the rest of
+the time it launches nothing, which is the gate being honest about what it can prove).
+retrain_to_live_s includes the promotion check on 1,500 of the audited held-out images;
+scoring all of them for the gate's calibration comes after the models are live and is
+printed on its own. The world is generated once and cached under --cache-dir (1 to 7
+minutes for 20,000 images on two cores, depending on the machine).
 """
 
 from __future__ import annotations
