@@ -10,6 +10,10 @@ from django.db.models import Q
 
 from jdreview.models import Product, Project
 
+# Items no person has judged: nobody labeled them and they are not gold (whose answer is
+# known). The launch gate decides only these; the others are the reviewers' to decide.
+UNJUDGED = Q(done_count=0, is_gold=False)
+
 
 def _random_priority() -> float:
     return random.random()

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jdreview.models import Project
-from labeling.models import Item
+from labeling.models import UNJUDGED, Item
 from labeling.schemas import AD_ASPECTS
 from labeling.services import QueueError, annotation_record
 from rewards.models import Audit, Decision, Gate
@@ -117,7 +117,7 @@ def decisions_record(
         by_outcome: dict[str, list[int]] = {}
         for row in rows:
             by_outcome.setdefault(row["outcome"], []).append(row["item_id"])
-        unlabeled = Item.objects.filter(done_count=0, is_gold=False)
+        unlabeled = Item.objects.filter(UNJUDGED)
         for outcome, ids in by_outcome.items():
             if outcome == Decision.Outcome.REVIEW:
                 unlabeled.filter(pk__in=ids).update(queued=True, priority=-1.0)
