@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jdreview.access import project_for
 from jdreview.http import AuthedHttpRequest
+from jdreview.models import Project
 from jdreview.roles import PERM_AUDIT, PERM_MODELS
 from labeling.schemas import AD_ASPECTS
 from labeling.services import QueueError
@@ -30,7 +31,7 @@ def models_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     return _render_models(request, project)
 
 
-def _render_models(request: AuthedHttpRequest, project, status: int = 200) -> HttpResponse:  # type: ignore[no-untyped-def]
+def _render_models(request: AuthedHttpRequest, project: Project, status: int = 200) -> HttpResponse:
     gate = audits.gate_for(project)
     return render(
         request,
