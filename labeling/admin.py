@@ -19,7 +19,9 @@ class ItemAdmin(admin.ModelAdmin):
     list_filter = ["project", "kind", "source", "is_gold"]
     search_fields = ["external_id", "product__sku", "image_sha256"]
     raw_id_fields = ["product"]
-    readonly_fields = ["image_sha256", "width", "height", "created_at"]
+    # The image is checked and normalised by labeling.uploads on the way in, and its size
+    # and hash follow from it: staff change images through the API, not here.
+    readonly_fields = ["image", "image_sha256", "width", "height", "created_at"]
 
 
 @admin.register(Assignment)

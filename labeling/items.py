@@ -50,8 +50,15 @@ class NewItem:
 
 
 def check_upload(data: bytes, name: str) -> CheckedImage:
+    """An item image from outside, checked against the upload limits and normalised: every
+    path that stores one (upload, manifest, Label Studio import) comes through here."""
     return check_image(
-        data, name=name, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
+        data,
+        name=name,
+        max_bytes=settings.UPLOAD_MAX_BYTES,
+        max_pixels=settings.UPLOAD_MAX_PIXELS,
+        max_side=settings.UPLOAD_MAX_SIDE,
+        max_aspect=settings.UPLOAD_MAX_ASPECT,
     )
 
 
