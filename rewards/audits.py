@@ -158,10 +158,22 @@ def audit_next(*, project: Project, user: User) -> Audit | None:
     return None
 
 
+class AuditNotFound(LookupError):
+    """No audit with this id in this project (a 404: outsiders learn nothing of others)."""
+
+
 def audit_submit(
-    *, audit_id: int, user: User, usable: bool, defects: list[str] | None = None
+    *,
+    project: Project,
+    audit_id: int,
+    user: User,
+    usable: bool,
+    defects: list[str] | None = None,
 ) -> Audit:
     """Record an ops verdict. ``defects`` names the aspects at fault when not usable.
+
+    The audit is looked up inside ``project`` (the one in the URL, which the caller has
+    already checked the person belongs to): an id from another project is not found.
 
     Every verdict is also stored as an annotation (source "audit"), so an override is a
     labeled example for the next retraining and a confirmation is one too.
@@ -173,9 +185,14 @@ def audit_submit(
     if usable and defects:
         raise ValueError("a usable image has no defective aspect")
     with transaction.atomic():
-        audit = Audit.objects.select_for_update().select_related("item").filter(pk=audit_id).first()
+        audit = (
+            Audit.objects.select_for_update()
+            .select_related("item")
+            .filter(pk=audit_id, project=project)
+            .first()
+        )
         if audit is None:
-            raise QueueError("no such audit")
+            raise AuditNotFound("no such audit in this project")
         if audit.status != Audit.Status.PENDING:
             if audit.reviewer_id == user.pk and audit.usable == usable:
                 return audit  # a repeated submit

@@ -147,8 +147,14 @@ def audit_submit(request: AuthedHttpRequest, project_id: int, audit_id: int) -> 
     defects = [a for a in request.POST.getlist("defects") if a]
     try:
         audits.audit_submit(
-            audit_id=audit_id, user=request.user, usable=verdict == "usable", defects=defects
+            project=project,
+            audit_id=audit_id,
+            user=request.user,
+            usable=verdict == "usable",
+            defects=defects,
         )
+    except audits.AuditNotFound:
+        raise Http404("no such audit") from None
     except (ValueError, QueueError) as exc:
         return _render_audit(request, project, error=str(exc), status=400)
     if getattr(request, "htmx", False):

@@ -117,6 +117,7 @@ def test_audit_based_estimates_on_the_dashboard(scored_world, ops, manager):
     while (audit := audit_next(project=project, user=ops)) is not None:
         truth = audit.item.truth
         audit_submit(
+            project=project,
             audit_id=audit.pk,
             user=ops,
             usable=bool(truth["usable"]),
