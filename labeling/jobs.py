@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -47,8 +48,11 @@ def run_export(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     writer = exports.export_jsonl if fmt == "jsonl" else exports.export_hf
     lines = list(writer(job.project))
     reporter.progress(0.8, log=f"{len(lines)} annotations")
+    # The random part keeps the name unguessable (the file is served only to people who may
+    # manage the project's data, but a name should not tell what exists either).
     name = default_storage.save(
-        f"exports/{job.project.slug}-{fmt}-{timezone.now():%Y%m%d-%H%M%S}.jsonl",
+        f"exports/{job.project.slug}-{fmt}-{timezone.now():%Y%m%d-%H%M%S}-"
+        f"{secrets.token_urlsafe(12)}.jsonl",
         ContentFile("".join(lines).encode()),
     )
     job.artifacts = {"file": name}

@@ -73,6 +73,8 @@ class Item(models.Model):
             models.Index(
                 fields=["project", "queued", "is_gold", "claims", "priority"], name="queue_idx"
             ),
+            # Every image request is checked against the item that owns the file.
+            models.Index(fields=["image"], name="item_image_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
