@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from jdreview.roles import Role, ensure_role_groups
+from tests.browser import browser_page  # noqa: F401  (a fixture for the browser tests)
 from tests.factories import ItemFactory, ProjectFactory, UserFactory, add_member
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -10,7 +10,7 @@ import pytest
 
 from labeling.models import Annotation
 from labeling.traces.services import traces_import
-from tests.test_browser_labeling import browser_page  # noqa: F401  (the fixture)
+from tests.browser import wait_until
 from workers.agents.world import agent_world, task_split
 from workers.pipelines.agents.scripted import run_scripted
 from workers.pipelines.agents.trace import to_chat
@@ -36,7 +36,7 @@ def current_step(page) -> str:  # type: ignore[no-untyped-def]
     return page.get_attribute("#label-form .step.current", "data-step")
 
 
-def test_reviewer_marks_traces_keyboard_only(live_server, browser_page, project, annotator):  # noqa: F811
+def test_reviewer_marks_traces_keyboard_only(live_server, browser_page, project, annotator):
     items = traces_import(project=project, text=traces(3))
     page = browser_page
     dialogs: list[str] = []
@@ -67,9 +67,7 @@ def test_reviewer_marks_traces_keyboard_only(live_server, browser_page, project,
         page.keyboard.press("Escape")
         page.keyboard.press("f")
         page.keyboard.press("Enter")
-        page.wait_for_function(
-            f"document.getElementById('done-count').textContent.trim() === '{number}'"
-        )
+        wait_until(page, f"document.getElementById('done-count').textContent.trim() === '{number}'")
         expected[item_id] = {
             "steps": verdicts,
             "notes": {str(n - 1): "timed out <not retried>"},
@@ -82,7 +80,7 @@ def test_reviewer_marks_traces_keyboard_only(live_server, browser_page, project,
     assert "step 1" in page.text_content("#task .hint")
     # Undo brings the last trace back with its verdicts.
     page.keyboard.press("u")
-    page.wait_for_function("document.getElementById('done-count').textContent.trim() === '1'")
+    wait_until(page, "document.getElementById('done-count').textContent.trim() === '1'")
     assert page.is_checked('#label-form input[name="outcome"][value="failure"]')
 
     live = Annotation.objects.filter(user=annotator, undone=False)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from labeling.models import Annotation
+from tests.browser import wait_until
 from tests.factories import ItemFactory
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.browser,
@@ -36,37 +33,12 @@ PLAN = [
 ]
 
 
-@pytest.fixture
-def browser_page():  # type: ignore[no-untyped-def]
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("chromium is not installed (./dev.sh test installs Debian's chromium)")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
-    # test itself are still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        page = browser.new_page()
-        yield page
-        browser.close()
-
-
 def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, project, annotator):
     ItemFactory.create_batch(6, project=project)
     page = browser_page
+    # The page works under its Content-Security-Policy: nothing it needs is blocked.
+    blocked: list[str] = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and blocked.append(m.text))
     page.goto(f"{live_server.url}/accounts/login/?next=/p/{project.pk}/label/")
     page.keyboard.type(annotator.username)
     page.keyboard.press("Tab")
@@ -76,8 +48,10 @@ def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, p
     assert page.locator("kbd", has_text="Space").count() >= 1  # keys are shown on the page
     shown = []
     for number, (keys, _) in enumerate(PLAN, start=1):
-        page.wait_for_function("document.querySelector('#ad-image').complete")
+        wait_until(page, "document.querySelector('#ad-image').complete")
         shown.append(page.get_attribute("#label-form", "data-item"))
+        # The image came through the access-checked media view.
+        wait_until(page, "document.querySelector('#ad-image').naturalWidth === 64")
         if number == 3:  # mark the defect with a box: drag across the image
             box = page.locator("#ad-image").bounding_box()
             page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
@@ -86,16 +60,14 @@ def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, p
             page.mouse.up()
         for key in keys:
             page.keyboard.press(key)
-        page.wait_for_function(
-            f"document.getElementById('done-count').textContent.trim() === '{number}'"
-        )
+        wait_until(page, f"document.getElementById('done-count').textContent.trim() === '{number}'")
     # The last label was wrong: undo brings the image back, and it is labeled again.
     page.keyboard.press("u")
-    page.wait_for_function("document.getElementById('done-count').textContent.trim() === '4'")
+    wait_until(page, "document.getElementById('done-count').textContent.trim() === '4'")
     assert page.get_attribute("#label-form", "data-item") == shown[-1]
     for key in ["q", "w", "e", "r", "Enter"]:
         page.keyboard.press(key)
-    page.wait_for_function("document.getElementById('done-count').textContent.trim() === '5'")
+    wait_until(page, "document.getElementById('done-count').textContent.trim() === '5'")
 
     live = Annotation.objects.filter(user=annotator, undone=False).order_by("id")
     stored = {str(a.item_id): a.values for a in live}
@@ -103,6 +75,7 @@ def test_annotator_labels_five_images_keyboard_only(live_server, browser_page, p
     expected[-1] = {"shape": "ok", "placement": "ok", "color": "ok", "usable": "yes"}
     assert [stored[item] for item in shown] == expected
     assert len(shown) == len(set(shown)) == 5
+    assert blocked == []
     assert Annotation.objects.filter(user=annotator, undone=True).count() == 1
     assert all(a.lead_time_ms is not None for a in live)
     marks = {str(a.item_id): a.marks for a in live}
