@@ -119,7 +119,7 @@ cmd_up() {
   local worker=$!
   trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
   say "jdreview is at http://127.0.0.1:$port/  (API docs at /api/docs/, admin at /admin/)"
-  "$VENV/bin/gunicorn" jdreview.wsgi -b "127.0.0.1:$port" -w 2 --threads 4 \
+  "$VENV/bin/gunicorn" jdreview.wsgi -c jdreview/gunicorn_conf.py -b "127.0.0.1:$port" -w 2 --threads 4 \
     --access-logfile - --log-level warning
 }
 

@@ -3,13 +3,15 @@
 # ruff: noqa: F811  (the shared fixtures are imported by name, then used as arguments)
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
 
 from tests.qe_fixtures import qe_catalog, register_model, tiny_qe_model  # noqa: F401
 from workers.qe.search import engine_for
-from workers.qe.serving import expand_terms
+from workers.qe.serving import expand_terms, loaded_model, model_is_loaded, models_warm
 
 URL = "/api/expand"
 
@@ -21,8 +23,40 @@ def _artifacts(settings, tmp_path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def live(project, qe_catalog, tiny_qe_model):  # type: ignore[no-untyped-def]
+def cold(project, qe_catalog, tiny_qe_model):  # type: ignore[no-untyped-def]
+    """A live version this process has not loaded yet."""
     return register_model(project, tiny_qe_model, promote=True)
+
+
+@pytest.fixture
+def live(cold):  # type: ignore[no-untyped-def]
+    """A live version already loaded, as web workers have it once warm."""
+    loaded_model(cold)
+    return cold
+
+
+def test_a_cold_model_answers_503_with_retry_after_and_loads_in_the_background(
+    api, annotator, cold
+) -> None:  # type: ignore[no-untyped-def]
+    client = api(annotator)
+    body = {"project": cold.project_id, "query": "kicks for guys"}
+    first = client.post(URL, body, format="json")
+    assert first.status_code == 503
+    assert first["Retry-After"] == "5"
+    assert "loading" in first.json()["detail"]
+    deadline = time.monotonic() + 60
+    while not model_is_loaded(cold):
+        assert time.monotonic() < deadline, "the background load never finished"
+        time.sleep(0.05)
+    assert client.post(URL, body, format="json").status_code == 200
+
+
+def test_web_workers_start_loading_every_live_model(cold) -> None:  # type: ignore[no-untyped-def]
+    assert models_warm() == 1
+    deadline = time.monotonic() + 60
+    while not model_is_loaded(cold):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def test_it_expands_with_the_live_version_and_caches_the_answer(api, annotator, live) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,12 @@
 The model of a version is loaded once per process (a small LRU of versions), and each
 answer is cached in the Django cache under the version and the normalised query, so a new
 live version is never answered from the old one's cache.
+
+A request never waits for a model to load (importing torch and transformers and reading
+the weights takes many seconds on a cold process): the first request for a version starts
+the load in a background thread and is answered "loading, retry" (``ModelLoading``, a 503
+with Retry-After). Web workers also load every live version when they start
+(``models_warm``, from the gunicorn hook in ``jdreview/gunicorn_conf.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ class NoLiveModel(LookupError):
     """Nothing to serve yet: no live version (or no catalog) in this project (a 409)."""
 
 
+class ModelLoading(RuntimeError):
+    """The live model is loading in this process; ask again shortly (a 503)."""
+
+    retry_after_s = 5
+
+
 def clean_query(raw: Any) -> str:
     """The query as typed, checked: text, not empty, not too long, no control characters.
 
@@ -61,10 +73,63 @@ def normalise(query: str) -> str:
 _lock = threading.Lock()
 # Keyed by the artifact folder (unique per version, even where row ids are reused).
 _loaded: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+# Artifacts being loaded by a background thread, and the last load error of each.
+_loading: set[str] = set()
+_failed: dict[str, str] = {}
+
+
+def model_is_loaded(version: PipelineVersion) -> bool:
+    with _lock:
+        return version.artifact in _loaded
+
+
+def model_load_start(version: PipelineVersion) -> None:
+    """Load a version (and the search index) in a background thread, once at a time."""
+    with _lock:
+        if version.artifact in _loaded or version.artifact in _loading:
+            return
+        _loading.add(version.artifact)
+    threading.Thread(
+        target=_load_in_background, args=(version,), name="qe-model-load", daemon=True
+    ).start()
+
+
+def _load_in_background(version: PipelineVersion) -> None:
+    from django.db import connection
+
+    try:
+        loaded_model(version)
+        try:
+            engine_for(None)  # the BM25 index is the other cold cost of a first answer
+        except Exception:  # an empty catalog is reported by the request itself
+            pass
+        _failed.pop(version.artifact, None)
+    except Exception as exc:  # reported to the next request instead of a silent thread death
+        _failed[version.artifact] = f"{type(exc).__name__}: {exc}"
+    finally:
+        with _lock:
+            _loading.discard(version.artifact)
+        connection.close()
+
+
+def models_warm() -> int:
+    """Start loading every project's live version (a web worker calls this at start)."""
+    versions = PipelineVersion.objects.filter(
+        family=FAMILY, status=PipelineVersion.Status.LIVE
+    )
+    count = 0
+    for version in versions:
+        model_load_start(version)
+        count += 1
+    return count
 
 
 def loaded_model(version: PipelineVersion) -> tuple[Any, Any]:
-    """(model, tokenizer) of a version, loaded from its artifact once per process."""
+    """(model, tokenizer) of a version, loaded from its artifact once per process.
+
+    This blocks while it loads: jobs and tests call it; requests go through
+    :func:`expansion_for`, which does not wait.
+    """
     from workers.pipelines.qe.model import load
 
     with _lock:
@@ -112,6 +177,15 @@ def expansion_for(
     hit = cache.get(key)
     if hit is not None:
         return {**hit, "query": query, "cached": True}
+    if not model_is_loaded(version):
+        failed = _failed.pop(version.artifact, None)
+        if failed:
+            raise NoLiveModel(f"the live model could not be loaded ({failed})")
+        model_load_start(version)
+        raise ModelLoading(
+            f"the live model (v{version.version}) is loading on this server; "
+            f"try again in {ModelLoading.retry_after_s} seconds"
+        )
     try:
         engine = engine_for(backend)
     except CatalogEmpty as exc:
@@ -130,4 +204,12 @@ def expansion_for(
     return {**answer, "query": query, "cached": False}
 
 
-__all__ = ["BackendUnavailable", "NoLiveModel", "QueryError", "clean_query", "expansion_for"]
+__all__ = [
+    "BackendUnavailable",
+    "ModelLoading",
+    "NoLiveModel",
+    "QueryError",
+    "clean_query",
+    "expansion_for",
+    "models_warm",
+]

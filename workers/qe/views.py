@@ -20,7 +20,13 @@ from workers import services
 from workers.models import PipelineVersion
 from workers.params import ParamError, clean_params
 from workers.qe.search import BackendUnavailable
-from workers.qe.serving import NoLiveModel, QueryError, clean_query, expansion_for
+from workers.qe.serving import (
+    ModelLoading,
+    NoLiveModel,
+    QueryError,
+    clean_query,
+    expansion_for,
+)
 from workers.versions import VersionError, live_version, pipeline_version_promote, versions_of
 
 FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
@@ -52,10 +58,15 @@ def expand_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
             context["error"], status = str(exc), 400
         except NoLiveModel as exc:
             context["error"], status = str(exc), 409
+        except ModelLoading as exc:
+            context["error"], status = str(exc), 503
     if request.htmx:
         # htmx swaps 2xx only; the message is inside the partial.
         return render(request, "qe/_expand_result.html", context)
-    return render(request, "qe/expand.html", context, status=status)
+    response = render(request, "qe/expand.html", context, status=status)
+    if status == 503:
+        response["Retry-After"] = str(ModelLoading.retry_after_s)
+    return response
 
 
 @require_GET
