@@ -13,6 +13,7 @@ with Retry-After). Web workers also load every live version when they start
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import unicodedata
@@ -99,10 +100,10 @@ def _load_in_background(version: PipelineVersion) -> None:
 
     try:
         loaded_model(version)
-        try:
-            engine_for(None)  # the BM25 index is the other cold cost of a first answer
-        except Exception:  # an empty catalog is reported by the request itself
-            pass
+        # The BM25 index is the other cold cost of a first answer; an empty catalog is
+        # reported by the request itself.
+        with contextlib.suppress(Exception):
+            engine_for(None)
         _failed.pop(version.artifact, None)
     except Exception as exc:  # reported to the next request instead of a silent thread death
         _failed[version.artifact] = f"{type(exc).__name__}: {exc}"
@@ -114,9 +115,7 @@ def _load_in_background(version: PipelineVersion) -> None:
 
 def models_warm() -> int:
     """Start loading every project's live version (a web worker calls this at start)."""
-    versions = PipelineVersion.objects.filter(
-        family=FAMILY, status=PipelineVersion.Status.LIVE
-    )
+    versions = PipelineVersion.objects.filter(family=FAMILY, status=PipelineVersion.Status.LIVE)
     count = 0
     for version in versions:
         model_load_start(version)
