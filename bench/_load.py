@@ -39,6 +39,10 @@ class LoadResult:
     # Client-side record over the whole run (warm-up included): correctness counts all.
     handed: dict[int, set[int]] = field(default_factory=dict)  # item id -> user ids
     submitted: list[tuple[int, int, int]] = field(default_factory=list)  # (asg, user, item)
+    holders: dict[int, set[int]] = field(default_factory=dict)  # assignment id -> user ids
+    # Every request: (start, end) on time.perf_counter, "next" / "submit" / "error", HTTP
+    # status (0 when no answer came), so a fault benchmark can place each against its faults.
+    requests: list[tuple[float, float, str, int]] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     ran_dry: int = 0  # annotators that got 204 (queue empty) before the end
 
@@ -62,9 +66,11 @@ async def _annotator(
     next_url = f"{base}/api/projects/{project_id}/next/"
     uid = user["id"]
     while (t0 := time.perf_counter()) < t_end:
+        sent_at = t0  # start of the request in flight, for the record of a failed one
         try:
             async with session.get(next_url, headers=auth) as resp:
                 body = await resp.read()
+                result.requests.append((t0, time.perf_counter(), "next", resp.status))
                 if resp.status == 204:
                     result.ran_dry += 1
                     return
@@ -73,16 +79,19 @@ async def _annotator(
                     await asyncio.sleep(0.05)
                     continue
             task = json.loads(body)
-            t1 = time.perf_counter()
+            t1 = sent_at = time.perf_counter()
             asg, item = task["assignment_id"], task["item"]["id"]
             result.handed.setdefault(item, set()).add(uid)
+            result.holders.setdefault(asg, set()).add(uid)
             submit_url = f"{base}/api/tasks/{asg}/submit/"
             data = _ANSWERS[rng.randrange(len(_ANSWERS))]
             async with session.post(submit_url, data=data, headers=post_headers) as resp:
                 await resp.read()
                 status = resp.status
             t2 = time.perf_counter()
+            result.requests.append((t1, t2, "submit", status))
         except (TimeoutError, aiohttp.ClientError) as exc:
+            result.requests.append((sent_at, time.perf_counter(), "error", 0))
             result.error(type(exc).__name__)
             await asyncio.sleep(0.05)
             continue

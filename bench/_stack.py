@@ -38,7 +38,8 @@ def _with_db(url: str, name: str) -> str:
 class Stack:
     """The database, media folder and gunicorn of one benchmark run; ``close`` undoes all."""
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, extra_env: dict[str, str] | None = None) -> None:
+        self.extra_env = extra_env or {}  # e.g. REDIS_URL, for every process of the stack
         self.admin_url = _with_db(server_url, "postgres")
         self.db = f"jdreview_bench_{os.getpid()}"
         self.db_url = _with_db(server_url, self.db)
@@ -63,6 +64,7 @@ class Stack:
             HF_HUB_OFFLINE="1",
         )
         env.setdefault("SECRET_KEY", "bench-only-secret-key")
+        env.update(self.extra_env)
         return env
 
     def create(self) -> None:

@@ -38,6 +38,12 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the dispatcher last sent it to the broker again (the first send "
+        "follows creation).",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,7 +1,14 @@
-"""Writes to job rows: create (and enqueue after commit), claim, finish, reap."""
+"""Writes to job rows: create (and enqueue after commit), dispatch, claim, finish, reap.
+
+The job row is the outbox: a job is queued once its row is committed, whether or not the
+broker took the message. ``jobs_dispatch_queued`` (run by beat) sends again the queued jobs
+that no worker claimed in time (the broker was down, or lost its messages in a restart),
+and ``job_claim`` makes a message delivered twice run the job once.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import traceback
@@ -10,14 +17,25 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from jdreview.models import Project
 from workers.models import Job
 from workers.registry import get_kind
 from workers.reporter import JobReporter, json_safe
+
+logger = logging.getLogger(__name__)
+
+# One quick retry covers a pooled connection that went stale when the broker restarted; a
+# broker that is down fails the send within a second (the socket timeouts are set in
+# jdreview/celery.py), and the request that created the job goes on.
+SEND_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+# What a failed send raises: kombu's OperationalError (refused, timed out), or a socket
+# error a transport let through.
+SEND_ERRORS: tuple[type[Exception], ...] = (KombuError, OSError)
 
 
 def job_create(
@@ -41,9 +59,63 @@ def job_create(
 
 
 def _enqueue(job_id: int, queue: str) -> None:
+    """Send a new job's message after its row committed. A broker that is down leaves the
+    job queued for the dispatcher; it never fails the request that made the job."""
+    error = _send(job_id, queue)
+    if error is not None:
+        logger.warning(
+            "job %s stays queued: the broker did not take its message (%s); the dispatcher "
+            "sends it again in about %s s",
+            job_id,
+            error,
+            settings.JOB_REDISPATCH_AFTER_S,
+        )
+
+
+def _send(job_id: int, queue: str) -> Exception | None:
+    """Hand a job's message to the broker; returns the error if it did not take it."""
     from workers.tasks import run_job
 
-    run_job.apply_async(args=[job_id], queue=queue)
+    try:
+        run_job.apply_async(args=[job_id], queue=queue, retry_policy=SEND_RETRY_POLICY)
+    except SEND_ERRORS as exc:
+        return exc
+    return None
+
+
+def jobs_dispatch_queued(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Send again the queued jobs whose last send is older than JOB_REDISPATCH_AFTER_S.
+
+    Each job is marked before it is sent, with a conditional UPDATE: two dispatchers at
+    once (an overlapping tick, a second beat by mistake) send a job once per interval, and
+    a job claimed in the meantime is not sent at all. A job that waits behind a long one is
+    sent again too: the extra copy costs a claim that finds nothing to do. Returns how
+    many were sent.
+    """
+    now = now or timezone.now()
+    due = now - timedelta(seconds=settings.JOB_REDISPATCH_AFTER_S)
+    # Never re-sent: due when its creation is old enough (the send after commit failed,
+    # or its message was lost with the broker's memory).
+    is_due = Q(dispatched_at__lt=due) | Q(dispatched_at__isnull=True, created_at__lt=due)
+    queued = Job.objects.filter(is_due, status=Job.Status.QUEUED)
+    sent = 0
+    for pk, queue, before in queued.order_by("created_at").values_list(
+        "pk", "queue", "dispatched_at"
+    )[:limit]:
+        marked = queued.filter(pk=pk).update(dispatched_at=now)
+        if not marked:
+            continue  # claimed, or marked by another dispatcher, since the read
+        error = _send(pk, queue)
+        if error is not None:
+            # The broker is down: the mark is undone so the next tick tries again, and the
+            # rest of this round would only wait on the same broker.
+            Job.objects.filter(pk=pk, dispatched_at=now).update(dispatched_at=before)
+            logger.warning("dispatcher: the broker did not take job %s (%s)", pk, error)
+            break
+        sent += 1
+    if sent:
+        logger.info("dispatcher sent %s queued job(s) again", sent)
+    return sent
 
 
 def _this_worker() -> str:
@@ -111,6 +183,10 @@ def job_run(job_id: int) -> Job | None:
     try:
         result = kind.runner(job, reporter) or {}
     except Exception as exc:  # the job row is the place errors are reported
+        if isinstance(exc, OperationalError | InterfaceError) and not connection.in_atomic_block:
+            # The database went away mid-job (a restart): Django does not reconnect inside
+            # one task, so drop the broken connection to be able to record the failure.
+            connection.close()
         reporter.log(f"failed: {exc}")
         reporter.flush()
         job_fail(job, f"{type(exc).__name__}: {exc}", trace=traceback.format_exc())

@@ -15,3 +15,8 @@ def run_job(job_id: int) -> None:
 @shared_task(ignore_result=True)
 def reap_stale_jobs() -> int:
     return services.jobs_reap_stale()
+
+
+@shared_task(ignore_result=True)
+def dispatch_queued_jobs() -> int:
+    return services.jobs_dispatch_queued()
