@@ -6,8 +6,16 @@ Roles are Django groups (see ``jdreview.roles``); what a role may do is a permis
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# A project's queue settings are bounded: the API, the admin and any form refuse values
+# outside these, and the queue clamps a stored one (a row from before the bounds) into them.
+OVERLAP_MAX = 20
+TTL_MIN_S, TTL_MAX_S = 30, 86_400
 
 
 class Project(models.Model):
@@ -22,13 +30,19 @@ class Project(models.Model):
         blank=True, help_text="Shown beside every item in the labeling page (plain text)."
     )
     overlap = models.PositiveSmallIntegerField(
-        default=1, help_text="How many different annotators label each item."
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(OVERLAP_MAX)],
+        help_text="How many different annotators label each item.",
     )
     gold_share = models.FloatField(
-        default=0.1, help_text="Share of served items drawn from gold items (0 to 1)."
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of served items drawn from gold items (0 to 1).",
     )
     assignment_ttl_s = models.PositiveIntegerField(
-        default=600, help_text="Seconds before an abandoned item goes back to the queue."
+        default=600,
+        validators=[MinValueValidator(TTL_MIN_S), MaxValueValidator(TTL_MAX_S)],
+        help_text="Seconds before an abandoned item goes back to the queue.",
     )
     queue_order = models.CharField(
         max_length=20, choices=QueueOrder.choices, default=QueueOrder.RANDOM
@@ -50,6 +64,12 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def assignment_ttl(self) -> timedelta:
+        """How long a hold lasts, clamped to the bounds: a stored value past them (2**63 s
+        is past what a date can hold) must not break the queue for everyone."""
+        return timedelta(seconds=min(max(self.assignment_ttl_s, TTL_MIN_S), TTL_MAX_S))
 
 
 class Membership(models.Model):

@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from jdreview.env import env_bool, env_int, env_list, env_str
+from jdreview.security import DEFAULT_POLICY as DEFAULT_CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("JDREVIEW_VAR_DIR", str(BASE_DIR / "var")))
@@ -30,6 +31,16 @@ if not SECRET_KEY:
 
         key_file.write_text(secrets.token_urlsafe(50))
     SECRET_KEY = key_file.read_text().strip()
+
+# Behind TLS (the production set-up in the README): cookies only over HTTPS, HSTS, and the
+# proxy's X-Forwarded-Proto trusted to say the request came in over HTTPS.
+HTTPS = env_bool("JDREVIEW_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", DEFAULT_CSP)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -53,7 +64,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so an oversized body is refused before anything reads it.
+    "jdreview.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "jdreview.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -62,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A database or broker restart answers 503 + Retry-After, not 500 (jdreview/outage.py).
+    "jdreview.outage.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "jdreview.urls"
@@ -86,7 +102,13 @@ TEMPLATES = [
 _database_url = env_str("DATABASE_URL")
 if _database_url:
     try:
-        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+        # Health checks: a persistent connection that a database restart broke is replaced
+        # at the start of the next request instead of failing it.
+        DATABASES = {
+            "default": dj_database_url.parse(
+                _database_url, conn_max_age=60, conn_health_checks=True
+            )
+        }
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
     if DATABASES["default"]["ENGINE"] not in (
@@ -116,6 +138,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+# A Redis that is down refuses at once, but one that is unreachable or hung would hold a
+# publish (and the web request behind it) for the OS's TCP timeouts. The worker's BRPOP is
+# read only when its socket is readable, so the read timeout does not cut it short.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"socket_connect_timeout": 1, "socket_timeout": 1} if REDIS_URL else {}
+)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -149,18 +177,30 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve static files straight from the app folders: no collectstatic step to forget.
 WHITENOISE_USE_FINDERS = True
-MEDIA_URL = "media/"
+MEDIA_URL = "/media/"
+# Set to an internal location of the web server (nginx: `location /_protected/ { internal;
+# alias <MEDIA_ROOT>/; }`) to let it send private files after the app has checked access.
+MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Upload limits (checked in labeling.uploads before anything is stored).
+# Upload limits. Per image (checked in labeling.uploads before anything is stored): bytes,
+# pixels, longest side, and longest side over shortest (10 means 10:1).
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000, minimum=64)
-DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES * 2
-FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
+UPLOAD_MAX_SIDE = env_int("UPLOAD_MAX_SIDE", 8192, minimum=16)
+UPLOAD_MAX_ASPECT = env_int("UPLOAD_MAX_ASPECT", 10, minimum=1)
+# Per request, refused with 413 before the body is read (jdreview.middleware): room for a
+# manifest import of six images at the per-image limit, or dozens of ordinary ads.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 64 * 1024 * 1024, minimum=UPLOAD_MAX_BYTES)
+# Non-file data may be as large as the request: a Label Studio import can be one JSON body
+# of tasks with inline images. Files over Django's default 2.5 MB are parsed into
+# temporary files rather than memory, since the import reads them all into memory anyway.
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -168,8 +208,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's own, but JSON that nests too deep is a 400 (DRF's crashes with a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "jdreview.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "jdreview.api.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "jdreview.api.exception_handler",
     # `?format=` names an export format in this API, not a renderer.
@@ -195,6 +241,9 @@ EMOJI_ASSET_DIR = Path(
 )
 # A running job whose worker has not reported for this long is declared dead.
 JOB_HEARTBEAT_TIMEOUT_S = env_int("JOB_HEARTBEAT_TIMEOUT_S", 120, minimum=5)
+# A queued job that no worker claimed this long after it was sent is sent again (its
+# message never reached the broker, or the broker lost it); see workers.services.
+JOB_REDISPATCH_AFTER_S = env_int("JOB_REDISPATCH_AFTER_S", 30, minimum=1)
 # Query expansion: the search engine that serves it, and the local folder of the `full`
 # language model (nothing is downloaded).
 QE_SEARCH_BACKEND = env_str("QE_SEARCH_BACKEND", "bm25")

@@ -1,11 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from jdreview import views
+from jdreview import api, views
+from labeling.media import media_file
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,9 +22,15 @@ urlpatterns = [
     path("api/", include("labeling.api_urls")),
     path("api/", include("workers.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # Last of the API routes: any other /api/ path is a JSON 404, not the HTML page (a
+    # prefix, not ".*", which misses a path with an encoded line break). Ids in API paths
+    # are <int:...>, any number of digits, and need no converter of our own: Django (5.0+)
+    # answers a primary-key lookup past the column's range with no rows, so an id past
+    # bigint is the view's 404, not a DataError (tests/test_api_hardening.py pins it).
+    re_path(r"^api/", api.api_not_found, name="api-not-found"),
     path("admin/", admin.site.urls),
-    # Media from the local storage root. Behind a real deployment, the web server or the
-    # object store serves these instead.
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    # Stored files are private: the app checks who asks before a byte is sent (in
+    # production the web server sends it, told by X-Accel-Redirect; see labeling.media).
+    path("media/<path:path>", media_file, name="media"),
 ]

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
-from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jdreview.access import project_for, projects_for, require_perm
+from jdreview.api import (
+    ERRORS,
+    Conflict,
+    ErrorOut,
+    JSONParser,
+    PageIn,
+    json_loads,
+    page_from,
+    unusable_input,
+)
 from jdreview.models import Project
 from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_LABEL, has_perm, is_admin
 from labeling import exports, services
@@ -33,8 +41,8 @@ from labeling.items import (
 from labeling.labelstudio import labelstudio_import
 from labeling.models import Annotation, Item
 from labeling.serializers import (
+    AnnotationFilterIn,
     AnnotationOut,
-    ErrorOut,
     ImportOut,
     ItemManagerOut,
     ItemUploadIn,
@@ -46,8 +54,6 @@ from labeling.serializers import (
     TaskOut,
 )
 
-ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut}
-
 
 def _read_files(files: list[Any]) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
@@ -57,17 +63,26 @@ def _read_files(files: list[Any]) -> dict[str, bytes]:
 
 
 class ProjectListView(APIView):
-    @extend_schema(responses={200: ProjectOut(many=True)})
+    @extend_schema(responses={200: ProjectOut(many=True), 401: ERRORS[401], 503: ERRORS[503]})
     def get(self, request: Request) -> Response:
         return Response(ProjectOut(projects_for(request.user), many=True).data)
 
-    @extend_schema(request=ProjectIn, responses={201: ProjectOut, **ERRORS})
+    @extend_schema(request=ProjectIn, responses={201: ProjectOut, **ERRORS, 409: ErrorOut})
     def post(self, request: Request) -> Response:
         if not is_admin(request.user):
             raise PermissionDenied("only an admin can create projects")
         data = ProjectIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        project = Project.objects.create(**data.validated_data)
+        if not data.is_valid():
+            # A slug already taken is a conflict with what is stored, not a bad request.
+            slug_errors = data.errors.get("slug", [])
+            if set(data.errors) == {"slug"} and all(e.code == "unique" for e in slug_errors):
+                raise Conflict(f"slug: {slug_errors[0]}")
+            raise serializers.ValidationError(data.errors)
+        try:
+            with transaction.atomic():
+                project = Project.objects.create(**data.validated_data)
+        except IntegrityError:  # the same slug, created a moment ago by someone else
+            raise Conflict("slug: project with this slug already exists.") from None
         return Response(ProjectOut(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -78,14 +93,14 @@ class ProjectDetailView(APIView):
 
 
 class ItemListView(APIView):
-    parser_classes = [MultiPartParser, FormParser]
+    # Multipart only: an urlencoded form cannot carry the image.
+    parser_classes = [MultiPartParser]
 
-    @extend_schema(responses={200: ItemManagerOut(many=True), **ERRORS})
+    @extend_schema(parameters=[PageIn], responses={200: ItemManagerOut(many=True), **ERRORS})
     def get(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, PERM_DATA)
+        limit, offset = page_from(request)
         items = Item.objects.filter(project=project).select_related("product").order_by("id")
-        limit = min(int(request.query_params.get("limit", 100) or 100), 1000)
-        offset = max(int(request.query_params.get("offset", 0) or 0), 0)
         return Response(ItemManagerOut(items[offset : offset + limit], many=True).data)
 
     @extend_schema(request=ItemUploadIn, responses={201: ItemManagerOut, **ERRORS})
@@ -108,7 +123,8 @@ class ItemListView(APIView):
             gold_answer=gold,
             filename=upload.name,
         )
-        (item,) = items_create(project=project, new_items=[new])
+        with unusable_input("the item"):
+            (item,) = items_create(project=project, new_items=[new])
         return Response(ItemManagerOut(item).data, status=status.HTTP_201_CREATED)
 
 
@@ -125,17 +141,32 @@ class ManifestImportView(APIView):
             text = manifest.read().decode("utf-8")
         except UnicodeDecodeError:
             raise ImportError_(["the manifest is not UTF-8 text"]) from None
-        items = items_create(
-            project=project,
-            new_items=parse_manifest(text, _read_files(request.FILES.getlist("files"))),
-        )
+        files = _read_files(request.FILES.getlist("files"))
+        with unusable_input("the manifest"):
+            items = items_create(project=project, new_items=parse_manifest(text, files))
         return Response({"created": len(items), "item_ids": [i.pk for i in items]}, status=201)
+
+
+LABEL_STUDIO_TASKS = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "object", "additionalProperties": True},
+    "description": "Label Studio tasks, each with a data.image",
+}
 
 
 class LabelStudioImportView(APIView):
     parser_classes = [MultiPartParser, JSONParser]
 
-    @extend_schema(request=LabelStudioImportIn, responses={201: ImportOut, **ERRORS})
+    @extend_schema(
+        description="Label Studio tasks: the JSON task list as the body, or as a multipart "
+        "`tasks` file with the images it names as `files`.",
+        request={
+            "application/json": LABEL_STUDIO_TASKS,
+            "multipart/form-data": LabelStudioImportIn,
+        },
+        responses={201: ImportOut, **ERRORS},
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, PERM_DATA)
         if request.content_type.startswith("application/json"):
@@ -145,11 +176,14 @@ class LabelStudioImportView(APIView):
             if upload is None:
                 raise serializers.ValidationError({"tasks": "upload the Label Studio JSON file"})
             try:
-                tasks = json.loads(upload.read())
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                tasks = json_loads(upload.read())
+            except ValueError as exc:
                 raise ImportError_([f"tasks: not valid JSON ({exc})"]) from None
             files = _read_files(request.FILES.getlist("files"))
-        items, n = labelstudio_import(project=project, tasks=tasks, files=files, user=request.user)
+        with unusable_input("the tasks"):
+            items, n = labelstudio_import(
+                project=project, tasks=tasks, files=files, user=request.user
+            )
         return Response(
             {"created": len(items), "annotations": n, "item_ids": [i.pk for i in items]},
             status=201,
@@ -212,42 +246,31 @@ class AnnotationListView(ListAPIView):
     serializer_class = AnnotationOut
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("project", int),
-            OpenApiParameter("item", int),
-            OpenApiParameter("annotator", str),
-            OpenApiParameter("since", OpenApiTypes.DATETIME),
-            OpenApiParameter("gold", bool),
-            OpenApiParameter("source", str),
-        ]
+        parameters=[AnnotationFilterIn], responses={200: AnnotationOut(many=True), **ERRORS}
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Annotation]:
         user = self.request.user
+        filters = AnnotationFilterIn(data=self.request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        f = filters.validated_data
         qs = Annotation.objects.filter(project__in=projects_for(user), undone=False)
         if not has_perm(user, PERM_DASHBOARDS):
             qs = qs.filter(user=user)
-        p = self.request.query_params
-        try:
-            if p.get("project"):
-                qs = qs.filter(project_id=int(p["project"]))
-            if p.get("item"):
-                qs = qs.filter(item_id=int(p["item"]))
-        except ValueError:
-            raise serializers.ValidationError("project and item must be numbers") from None
-        if p.get("annotator"):
-            qs = qs.filter(user__username=p["annotator"])
-        if p.get("source"):
-            qs = qs.filter(source=p["source"])
-        if p.get("gold") in ("true", "false"):
-            qs = qs.filter(is_gold=p["gold"] == "true")
-        if p.get("since"):
-            since = parse_datetime(p["since"])
-            if since is None:
-                raise serializers.ValidationError("since must be an ISO 8601 date-time")
-            qs = qs.filter(created_at__gte=since)
+        if "project" in f:
+            qs = qs.filter(project_id=f["project"])
+        if "item" in f:
+            qs = qs.filter(item_id=f["item"])
+        if "annotator" in f:
+            qs = qs.filter(user__username=f["annotator"])
+        if "source" in f:
+            qs = qs.filter(source=f["source"])
+        if "gold" in f:
+            qs = qs.filter(is_gold=f["gold"])
+        if "since" in f:
+            qs = qs.filter(created_at__gte=f["since"])
         return qs.select_related("user").order_by("id")
 
 

@@ -52,7 +52,7 @@ def run_export(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     # manage the project's data, but a name should not tell what exists either).
     name = default_storage.save(
         f"exports/{job.project.slug}-{fmt}-{timezone.now():%Y%m%d-%H%M%S}-"
-        f"{secrets.token_urlsafe(12)}.jsonl",
+        f"{secrets.token_hex(12)}.jsonl",
         ContentFile("".join(lines).encode()),
     )
     job.artifacts = {"file": name}

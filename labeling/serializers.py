@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from jdreview.api import id_field, json_loads
 from jdreview.models import Project
 from labeling.models import Assignment, Item
 
@@ -32,19 +32,23 @@ class ProjectOut(serializers.ModelSerializer):
 
 
 class ProjectIn(serializers.ModelSerializer):
+    """The bounds of each setting are the model's validators (ModelSerializer reads them)."""
+
     class Meta:
         model = Project
         fields = PROJECT_SETTINGS
 
-    def validate_gold_share(self, value: float) -> float:
-        if not 0 <= value <= 1:
-            raise serializers.ValidationError("gold_share must be between 0 and 1")
-        return value
 
-    def validate_overlap(self, value: int) -> int:
-        if not 1 <= value <= 20:
-            raise serializers.ValidationError("overlap must be between 1 and 20")
-        return value
+class AnnotationFilterIn(serializers.Serializer):
+    """The filters of the annotations list. One that is given must be valid, even empty:
+    ``?since=`` is a mistake to report, not a filter to drop."""
+
+    project = id_field(required=False)
+    item = id_field(required=False)
+    annotator = serializers.CharField(required=False, max_length=150, help_text="a username")
+    since = serializers.DateTimeField(required=False, help_text="created at or after")
+    gold = serializers.BooleanField(required=False)
+    source = serializers.CharField(required=False, max_length=20, help_text="e.g. ui, api")
 
 
 class ProductOut(serializers.Serializer):
@@ -91,10 +95,12 @@ class JSONTextField(serializers.Field):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if isinstance(data, dict):
             return data
+        if not isinstance(data, str | bytes):
+            raise serializers.ValidationError("must be a JSON object")
         try:
-            value = json.loads(data) if data else {}
-        except (TypeError, json.JSONDecodeError):
-            raise serializers.ValidationError("must be a JSON object") from None
+            value = json_loads(data) if data else {}
+        except ValueError as exc:
+            raise serializers.ValidationError(f"must be a JSON object ({exc})") from None
         if not isinstance(value, dict):
             raise serializers.ValidationError("must be a JSON object")
         return value
@@ -173,8 +179,3 @@ class ImportOut(serializers.Serializer):
     created = serializers.IntegerField()
     annotations = serializers.IntegerField(required=False)
     item_ids = serializers.ListField(child=serializers.IntegerField())
-
-
-class ErrorOut(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.ListField(child=serializers.CharField(), required=False)

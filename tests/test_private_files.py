@@ -3,6 +3,8 @@ check, export names are unguessable, and an audit is looked up inside its projec
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.base import ContentFile
 from django.test import Client
@@ -71,9 +73,10 @@ def test_it_rejects_other_projects_images_and_paths_that_are_no_rows_file(
 def test_exports_need_manage_data_and_have_unguessable_names(
     export_file, project, manager, annotator, ops, outsider
 ) -> None:
-    assert export_file.startswith(f"exports/{project.slug}-jsonl-")
-    # slug, format, second, then at least 16 random characters
-    assert len(export_file.rsplit("-", 1)[-1].removesuffix(".jsonl")) >= 16
+    # slug, format, second, then 24 random hex digits (96 bits)
+    assert re.fullmatch(
+        rf"exports/{project.slug}-jsonl-\d{{8}}-\d{{6}}-[0-9a-f]{{24}}\.jsonl", export_file
+    )
     url = reverse("media", args=[export_file])
     for person in (None, annotator, ops, outsider):
         assert _client(person).get(url).status_code == 404

@@ -8,16 +8,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jdreview.access import project_for, projects_for, require_perm
+from jdreview.api import ERRORS
 from jdreview.roles import PERM_MODELS
 from workers import services
 from workers.models import Job
 from workers.params import ParamError, clean_params
-from workers.registry import all_kinds
 from workers.serializers import JobIn, JobOut
 
 
 class JobDetailView(APIView):
-    @extend_schema(responses={200: JobOut})
+    @extend_schema(responses={200: JobOut, **ERRORS})
     def get(self, request: Request, job_id: int) -> Response:
         require_perm(request.user, PERM_MODELS)
         services.jobs_reap_stale()
@@ -28,20 +28,18 @@ class JobDetailView(APIView):
 
 
 class ProjectJobsView(APIView):
-    @extend_schema(responses={200: JobOut(many=True)})
+    @extend_schema(responses={200: JobOut(many=True), **ERRORS})
     def get(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, PERM_MODELS)
         services.jobs_reap_stale()
         return Response(JobOut(project.jobs.all()[:100], many=True).data)
 
-    @extend_schema(request=JobIn, responses={201: JobOut})
+    @extend_schema(request=JobIn, responses={201: JobOut, **ERRORS})
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, PERM_MODELS)
         data = JobIn(data=request.data)
         data.is_valid(raise_exception=True)
         kind = data.validated_data["kind"]
-        if kind not in all_kinds():
-            raise serializers.ValidationError({"kind": f"unknown job kind {kind!r}"})
         try:
             params = clean_params(kind, data.validated_data["params"])
         except ParamError as exc:

@@ -133,7 +133,7 @@ def clean_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         if name in params:
             try:
                 value = int(params[name])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # int(inf): JSON reads 1e400 as infinity
                 raise ParamError(f"{name} must be a whole number") from None
             if not lo <= value <= hi:
                 raise ParamError(f"{name} must be between {lo} and {hi}")
@@ -142,7 +142,7 @@ def clean_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         if name in params:
             try:
                 number = float(params[name])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # float() of a whole number past 1e308
                 raise ParamError(f"{name} must be a number") from None
             if not flo <= number <= fhi:  # also refuses NaN
                 raise ParamError(f"{name} must be between {flo:g} and {fhi:g}")

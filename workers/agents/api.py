@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
@@ -13,9 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jdreview.access import project_for
+from jdreview.api import ERRORS, unusable_input
 from jdreview.roles import PERM_DATA
 from labeling.items import ImportError_
-from labeling.serializers import ErrorOut, ImportOut
+from labeling.serializers import ImportOut
 from labeling.traces.services import TraceImportError, traces_import
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -42,7 +43,10 @@ class TraceUploadIn(serializers.Serializer):
 
 def import_text(text: str, project: Any) -> list[Any]:
     try:
-        return traces_import(project=project, text=text)
+        # The import parses the text itself, JSON nested inside strings too (tool-call
+        # arguments), and stores what it read.
+        with unusable_input("the import"):
+            return traces_import(project=project, text=text)
     except TraceImportError as exc:
         raise ImportError_(exc.errors) from None
 
@@ -59,11 +63,18 @@ class TraceImportView(APIView):
             "any error refuses the whole import and lists each problem by trace and field."
         ),
         request={
-            "application/json": OpenApiTypes.OBJECT,
+            "application/json": {
+                "oneOf": [
+                    {"type": "object"},
+                    {"type": "array", "items": {"type": "object"}},
+                ]
+            },
             "application/x-ndjson": OpenApiTypes.STR,
             "multipart/form-data": TraceUploadIn,
         },
-        responses={201: ImportOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+        # The route is a regex (for the optional slash): say the id is a number.
+        parameters=[OpenApiParameter("project_id", int, OpenApiParameter.PATH)],
+        responses={201: ImportOut, **ERRORS},
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, PERM_DATA)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -12,12 +11,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jdreview.access import project_for
-from labeling.serializers import ErrorOut
+from jdreview.api import ERRORS, ErrorOut, id_field
 from workers.qe.search import BACKENDS, BackendUnavailable
-from workers.qe.serving import NoLiveModel, QueryError, clean_query, expansion_for
+from workers.qe.serving import (
+    MAX_QUERY_CHARS,
+    ModelLoading,
+    NoLiveModel,
+    QueryError,
+    clean_query,
+    expansion_for,
+)
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS})
 class QueryField(serializers.Field):
     """The query text, checked by ``clean_query`` (one set of messages for API and page)."""
 
@@ -32,7 +38,7 @@ class QueryField(serializers.Field):
 
 
 class ExpandIn(serializers.Serializer):
-    project = serializers.IntegerField(min_value=1)
+    project = id_field()
     query = QueryField()
     backend = serializers.ChoiceField(choices=BACKENDS, required=False)
 
@@ -64,7 +70,7 @@ class ExpandOut(serializers.Serializer):
 class ExpandView(APIView):
     @extend_schema(
         request=ExpandIn,
-        responses={200: ExpandOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+        responses={200: ExpandOut, **ERRORS, 409: ErrorOut, 503: ErrorOut},
         description="Expand a search query with the project's live query-expansion model "
         "and return the results with and without the expansion. Any project member may ask.",
     )
@@ -82,4 +88,10 @@ class ExpandView(APIView):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         except NoLiveModel as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except ModelLoading as exc:
+            return Response(
+                {"detail": str(exc)},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(exc.retry_after_s)},
+            )
         return Response(ExpandOut(answer).data)
