@@ -22,6 +22,8 @@ def home(request: AuthedHttpRequest) -> HttpResponse:
     projects = projects_for(request.user).annotate(
         n_items=Count("items", distinct=True),
         n_open=Count("items", filter=Q(items__done_count=0), distinct=True),
+        # Only ad images are gated, so only projects with some have audits to do.
+        n_ad_images=Count("items", filter=Q(items__kind="ad_image"), distinct=True),
     )
     return render(request, "home.html", {"projects": projects, "roles": user_roles(request.user)})
 
@@ -46,6 +48,7 @@ def project_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         items=Count("id"),
         labeled=Count("id", filter=Q(done_count__gt=0)),
         gold=Count("id", filter=Q(is_gold=True)),
+        ad_images=Count("id", filter=Q(kind="ad_image")),
     )
     loops = _loops(project)
     context = {"project": project, "counts": counts, "loops": loops}

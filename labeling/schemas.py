@@ -50,6 +50,15 @@ def validate_ad_image(
     unknown = set(values) - {f.name for f in AD_IMAGE_FIELDS}
     if unknown:
         raise AnnotationError(f"unknown fields: {', '.join(sorted(unknown))}")
+    defects = [a for a in AD_ASPECTS if clean[a] == "defect"]
+    # A defect makes the ad unusable (the simulated reviewers, the world's truth and the
+    # audit all hold this), so "usable" with a defect is a slip, not a judgement. The
+    # reverse stays allowed: every aspect ok and still not usable overall.
+    if clean["usable"] == "yes" and defects:
+        raise AnnotationError(
+            f"usable is 'yes' but {', '.join(defects)} is marked defect: "
+            "an ad with a defect is not usable"
+        )
     return clean, validate_marks(marks, width=width, height=height)
 
 

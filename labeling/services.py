@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -85,7 +85,7 @@ def _claim(*, project: Project, user: User, now: datetime, gold: bool) -> Assign
     seen = Assignment.objects.filter(item=OuterRef("pk"), user=user).exclude(
         status=Assignment.Status.EXPIRED
     )
-    expires_at = now + timedelta(seconds=project.assignment_ttl_s)
+    expires_at = now + project.assignment_ttl
     for _ in range(8):  # a lost race for one item moves on to the next
         with transaction.atomic():
             candidates = Item.objects.filter(project=project, queued=True, is_gold=gold).exclude(
@@ -257,18 +257,24 @@ def annotation_undo(*, project: Project, user: User) -> Annotation | None:
         )
         if last is None:
             return None
-        last.undone = True
-        last.undone_at = now
-        last.save(update_fields=["undone", "undone_at"])
+        _mark_undone(last, now=now)
         assignment = last.assignment
         assert assignment is not None
         assignment.status = Assignment.Status.ACTIVE
-        assignment.expires_at = now + timedelta(seconds=project.assignment_ttl_s)
+        assignment.expires_at = now + project.assignment_ttl
         assignment.save(update_fields=["status", "expires_at", "updated_at"])
-        Item.objects.filter(pk=last.item_id, done_count__gt=0).update(
-            done_count=F("done_count") - 1
-        )
     return last
+
+
+def _mark_undone(annotation: Annotation, *, now: datetime) -> None:
+    """The row stays, marked undone: exports, agreement and training read live rows only,
+    and the history of what was first answered is kept."""
+    annotation.undone = True
+    annotation.undone_at = now
+    annotation.save(update_fields=["undone", "undone_at"])
+    Item.objects.filter(pk=annotation.item_id, done_count__gt=0).update(
+        done_count=F("done_count") - 1
+    )
 
 
 def annotation_record(
@@ -290,3 +296,14 @@ def annotation_record(
         )
         Item.objects.filter(pk=item.pk).update(done_count=F("done_count") + 1)
     return annotation
+
+
+def annotation_record_undo(*, annotation: Annotation) -> Annotation:
+    """Take back a label stored by :func:`annotation_record` (an audit verdict that was a
+    slip). The caller decides which one and puts its own state back; this only retires
+    the label, as undo does for queue submissions."""
+    with transaction.atomic():
+        locked = Annotation.objects.select_for_update().get(pk=annotation.pk)
+        if not locked.undone:
+            _mark_undone(locked, now=timezone.now())
+    return locked

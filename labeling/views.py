@@ -21,7 +21,7 @@ from jdreview.models import Project
 from jdreview.roles import PERM_LABEL
 from labeling import services
 from labeling.kinds import spec_for
-from labeling.models import Assignment, Item
+from labeling.models import Annotation, Assignment, Item
 from labeling.schemas import AD_IMAGE_FIELDS, AnnotationError
 
 
@@ -44,7 +44,7 @@ def _task_context(
     else:  # an empty queue still shows the project's kind of keys
         kind = project.items.values_list("kind", flat=True).first() or Item.Kind.AD_IMAGE
     spec = spec_for(kind)
-    context = {
+    context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
         "item": item,
@@ -57,7 +57,25 @@ def _task_context(
     }
     if item is not None and spec.context is not None:
         context.update(spec.context(item))
+    if assignment is not None:
+        earlier = _earlier_answer(assignment)
+        if earlier is not None:
+            context["editing"] = earlier
+            if values is None:  # a re-shown submission with an error keeps what was sent
+                context["values"] = earlier.values
     return context
+
+
+def _earlier_answer(assignment: Assignment) -> Annotation | None:
+    """The answer undo took back from this task, if it is one: read from the data, not
+    handed over by the undo view, so a reload or a refused resubmission still says the
+    person is changing an earlier answer."""
+    return (
+        Annotation.objects.filter(assignment=assignment, undone=True)
+        .only("item_id", "values", "created_at")
+        .order_by("-id")
+        .first()
+    )
 
 
 def _render_task(
@@ -136,7 +154,9 @@ def label_undo(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
             return _render_task(request, project, error="Nothing to undo.")
         messages.info(request, "Nothing to undo.")
     if request.htmx:
-        return _render_task(request, project, values=undone.values if undone else None)
+        # The re-opened item comes first in the queue; its earlier values and the
+        # "editing" banner come from the undone annotation (see _task_context).
+        return _render_task(request, project)
     return redirect(reverse("labeling:label", args=[project.pk]))
 
 

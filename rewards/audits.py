@@ -18,9 +18,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jdreview.models import Project
-from labeling.models import UNJUDGED, Item
+from labeling.models import UNJUDGED, Annotation, Item
 from labeling.schemas import AD_ASPECTS
-from labeling.services import QueueError, annotation_record
+from labeling.services import QueueError, annotation_record, annotation_record_undo
 from rewards.models import Audit, Decision, Gate
 
 AUDIT_HOLD = timedelta(minutes=10)
@@ -126,22 +126,29 @@ def decisions_record(
     return decisions
 
 
-def audit_next(*, project: Project, user: User) -> Audit | None:
-    """The next pending audit for this ops reviewer, held for them for a few minutes."""
+def audit_next(*, project: Project, user: User, outcome: str | None = None) -> Audit | None:
+    """The next pending audit for this ops reviewer, held for them for a few minutes.
+
+    ``outcome`` (a Decision.Outcome value) keeps to the audits of one kind of decision, say
+    only launched ads; the caller has checked it is one.
+    """
     now = timezone.now()
+    pending = Audit.objects.filter(project=project, status=Audit.Status.PENDING)
+    if outcome:
+        pending = pending.filter(outcome=outcome)
+    # The latest hold first: an undone verdict is re-held (see audit_undo), and it must be
+    # the one that comes back, not an audit the person was shown after it.
     mine = (
-        Audit.objects.filter(
-            project=project, status=Audit.Status.PENDING, held_by=user, held_until__gt=now
-        )
+        pending.filter(held_by=user, held_until__gt=now)
         .select_related("item")
+        .order_by("-held_until", "-id")
         .first()
     )
     if mine is not None:
         return mine
     for _ in range(8):
         candidate = (
-            Audit.objects.filter(project=project, status=Audit.Status.PENDING)
-            .filter(Q(held_by__isnull=True) | Q(held_until__lt=now))
+            pending.filter(Q(held_by__isnull=True) | Q(held_until__lt=now))
             .order_by("created_at", "id")
             .values_list("pk", flat=True)
             .first()
@@ -216,4 +223,65 @@ def audit_submit(
             update_fields=["status", "usable", "values", "reviewer", "decided_at", "held_by"]
         )
         annotation_record(item=audit.item, user=user, values=values, source="audit")
+    return audit
+
+
+class NothingToUndo(LookupError):
+    """The person has no audit verdict left to take back in this project."""
+
+
+def audit_undo(*, project: Project, user: User) -> Audit:
+    """Take back this person's last audit verdict in the project: the audit is pending
+    again and held by them, so it is the next one they see, and the label the verdict
+    wrote is undone (kept on record, like an undone labeling answer) so no training set
+    reads it. Undo again to go further back. Raises NothingToUndo, or QueueError when the
+    ad has been sent to audit again since (its newer audit is the one to decide).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        audit = (
+            Audit.objects.select_for_update()
+            .select_related("item")
+            .filter(project=project, reviewer=user)
+            .exclude(status=Audit.Status.PENDING)
+            .order_by("-decided_at", "-id")
+            .first()
+        )
+        if audit is None:
+            raise NothingToUndo("nothing to undo: you have no audit verdicts in this project")
+        if Audit.objects.filter(item=audit.item_id, status=Audit.Status.PENDING).exists():
+            raise QueueError("this ad is waiting in a newer audit; decide that one instead")
+        # The verdict's label: audit_submit writes one per verdict, and a newer verdict by
+        # the same person on the same ad would belong to a newer audit, which would have
+        # been the one undone.
+        label = (
+            Annotation.objects.filter(item=audit.item_id, user=user, source="audit", undone=False)
+            .order_by("-id")
+            .first()
+        )
+        if label is not None:
+            annotation_record_undo(annotation=label)
+        # Other audits this person holds go back to the pool now rather than when their
+        # hold lapses: the undone one is what they work on next.
+        Audit.objects.filter(project=project, status=Audit.Status.PENDING, held_by=user).update(
+            held_by=None, held_until=None
+        )
+        audit.status = Audit.Status.PENDING
+        audit.usable = None
+        audit.values = {}
+        audit.reviewer = None
+        audit.decided_at = None
+        audit.held_by = user
+        audit.held_until = now + AUDIT_HOLD
+        audit.save(
+            update_fields=[
+                "status",
+                "usable",
+                "values",
+                "reviewer",
+                "decided_at",
+                "held_by",
+                "held_until",
+            ]
+        )
     return audit

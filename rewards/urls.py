@@ -9,4 +9,5 @@ urlpatterns = [
     path("p/<int:project_id>/models/gate/", views.gate_settings, name="gate_settings"),
     path("p/<int:project_id>/audit/", views.audit_page, name="audit"),
     path("p/<int:project_id>/audit/<int:audit_id>/", views.audit_submit, name="audit_submit"),
+    path("p/<int:project_id>/audit/undo/", views.audit_undo, name="audit_undo"),
 ]

@@ -3,9 +3,12 @@ queue (ops reviewers)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +22,7 @@ from labeling.schemas import AD_ASPECTS
 from labeling.services import QueueError
 from rewards import audits, registry, selectors
 from rewards.charts import tradeoff_svg
-from rewards.models import Audit, ModelVersion
+from rewards.models import Audit, Decision, ModelVersion
 from rewards.training import labels_since_last_training
 from workers.services import job_create
 
@@ -108,30 +111,97 @@ def model_action(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         return back
 
 
+# The audit queue can keep to one kind of gate decision (?outcome=launch, say), with the
+# words the page uses for each.
+AUDIT_OUTCOMES: dict[str, str] = {
+    Decision.Outcome.LAUNCH: "Launched",
+    Decision.Outcome.REVIEW: "Held for review",
+    Decision.Outcome.REJECT: "Rejected",
+}
+
+
+class BadFilter(ValueError):
+    pass
+
+
+def _outcome_filter(request: AuthedHttpRequest) -> str:
+    """The ?outcome= of the audit URLs ("" for every decision). Forms post to URLs that
+    carry it, so a verdict or an undo keeps the page on the same filter."""
+    outcome = request.GET.get("outcome", "")
+    if outcome and outcome not in AUDIT_OUTCOMES:
+        raise BadFilter(
+            f"Unknown decision {outcome[:40]!r}: choose launch, review or reject, or all."
+        )
+    return outcome
+
+
+def _audit_url(project: Project, outcome: str) -> str:
+    url = reverse("rewards:audit", args=[project.pk])
+    return f"{url}?{urlencode({'outcome': outcome})}" if outcome else url
+
+
 @require_GET
 @login_required
 def audit_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_AUDIT)
-    return _render_audit(request, project)
+    try:
+        outcome = _outcome_filter(request)
+    except BadFilter as exc:
+        return _render_audit(request, project, error=str(exc), status=400, show_audit=False)
+    return _render_audit(request, project, outcome=outcome)
 
 
 def _render_audit(
     request: AuthedHttpRequest,
-    project,
-    error: str = "",  # type: ignore[no-untyped-def]
+    project: Project,
+    *,
+    outcome: str = "",
+    error: str = "",
     status: int = 200,
+    undone: Audit | None = None,
+    show_audit: bool = True,
 ) -> HttpResponse:
-    audit = audits.audit_next(project=project, user=request.user)
+    audit = (
+        audits.audit_next(project=project, user=request.user, outcome=outcome or None)
+        if show_audit
+        else None
+    )
     decision = getattr(audit.item, "decision", None) if audit else None
+    pending = dict(
+        Audit.objects.filter(project=project, status=Audit.Status.PENDING)
+        .values_list("outcome")
+        .annotate(n=Count("id"))
+        .values_list("outcome", "n")
+    )
+    query = f"?{urlencode({'outcome': outcome})}" if outcome else ""
     context = {
         "project": project,
         "audit": audit,
         "decision": decision,
+        "decision_word": AUDIT_OUTCOMES.get(audit.outcome, "") if audit else "",
         "error": error,
         "aspects": AD_ASPECTS,
-        "pending": Audit.objects.filter(project=project, status=Audit.Status.PENDING).count(),
+        "pending": sum(pending.values()),
+        "outcome": outcome,
+        "outcome_word": AUDIT_OUTCOMES.get(outcome, ""),
+        "query": query,
+        "filters": [
+            {
+                "value": "",
+                "label": "All",
+                "n": sum(pending.values()),
+                "url": _audit_url(project, ""),
+            },
+            *(
+                {"value": v, "label": label, "n": pending.get(v, 0), "url": _audit_url(project, v)}
+                for v, label in AUDIT_OUTCOMES.items()
+            ),
+        ],
+        "undone": undone,
     }
     template = "rewards/_audit.html" if getattr(request, "htmx", False) else "rewards/audit.html"
+    # Refusals keep their 4xx for htmx too: audit.js swaps in a 4xx answer that is this
+    # partial, with its message.
     return render(request, template, context, status=status)
 
 
@@ -139,10 +209,18 @@ def _render_audit(
 @login_required
 def audit_submit(request: AuthedHttpRequest, project_id: int, audit_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_AUDIT)
+    try:
+        outcome = _outcome_filter(request)
+    except BadFilter as exc:
+        return _render_audit(request, project, error=str(exc), status=400, show_audit=False)
     verdict = request.POST.get("verdict")
     if verdict not in ("usable", "unusable"):
         return _render_audit(
-            request, project, error="Choose usable (y) or not usable (n).", status=400
+            request,
+            project,
+            outcome=outcome,
+            error="Not submitted. Choose usable (y) or not usable (n).",
+            status=400,
         )
     defects = [a for a in request.POST.getlist("defects") if a]
     try:
@@ -156,7 +234,40 @@ def audit_submit(request: AuthedHttpRequest, project_id: int, audit_id: int) -> 
     except audits.AuditNotFound:
         raise Http404("no such audit") from None
     except (ValueError, QueueError) as exc:
-        return _render_audit(request, project, error=str(exc), status=400)
+        return _render_audit(request, project, outcome=outcome, error=str(exc), status=400)
     if getattr(request, "htmx", False):
-        return _render_audit(request, project)
-    return redirect(reverse("rewards:audit", args=[project.pk]))
+        return _render_audit(request, project, outcome=outcome)
+    return redirect(_audit_url(project, outcome))
+
+
+@require_POST
+@login_required
+def audit_undo(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    """Take back the person's last verdict in this project: the audit comes back to them."""
+    project = project_for(request.user, project_id, PERM_AUDIT)
+    try:
+        outcome = _outcome_filter(request)
+    except BadFilter as exc:
+        return _render_audit(request, project, error=str(exc), status=400, show_audit=False)
+    try:
+        undone = audits.audit_undo(project=project, user=request.user)
+    except audits.NothingToUndo:
+        return _render_audit(
+            request,
+            project,
+            outcome=outcome,
+            error="Nothing to undo: you have no audit verdicts here.",
+            status=404,
+        )
+    except QueueError as exc:
+        return _render_audit(request, project, outcome=outcome, error=str(exc), status=409)
+    # The undone audit is this person's latest hold, so audit_next shows it next; a
+    # filter that leaves it out (the verdict was given under another) is dropped.
+    if outcome and undone.outcome != outcome:
+        outcome = ""
+    if getattr(request, "htmx", False):
+        response = _render_audit(request, project, outcome=outcome, undone=undone)
+        response["HX-Replace-Url"] = _audit_url(project, outcome)
+        return response
+    messages.info(request, f"Your verdict on ad #{undone.item_id} is taken back; decide again.")
+    return redirect(_audit_url(project, outcome))

@@ -7,35 +7,72 @@
 
   function form() { return document.getElementById("label-form"); }
 
+  const { flash, flag, choose, send } = window.jdreview;
+
   function setChoice(key) {
     const input = document.querySelector(`#label-form input[type=radio][data-key="${key}"]`);
     if (!input) return false;
-    input.checked = true;
+    choose(input);
     return true;
   }
 
-  function allChosen() {
+  function fields() {
     const f = form();
-    if (!f) return false;
-    return Array.from(f.querySelectorAll(".field")).every(
-      (el) => el.querySelector("input[type=radio]:checked"));
+    return f ? Array.from(f.querySelectorAll(".field[data-field]")) : [];
   }
+  const chosen = (el) => el.querySelector("input[type=radio]:checked");
+  const nameOf = (el) => el.querySelector(".name").textContent.trim();
+  const keysOf = (el) => Array.from(el.querySelectorAll("input[data-key]"))
+    .map((i) => i.dataset.key).join(" / ");
+  const answerOf = (el) => `${nameOf(el)}: ${chosen(el).value}`;
+  // Answers that are not the "all good" one (a defect, or not usable).
+  const notGood = (el) => chosen(el) && chosen(el).value !== el.dataset.good;
 
   function submit() {
     const f = form();
     if (!f) return;
-    if (!allChosen()) {
-      const missing = Array.from(f.querySelectorAll(".field"))
-        .filter((el) => !el.querySelector("input:checked"))
-        .map((el) => el.querySelector(".name").textContent);
-      flash("Choose: " + missing.join(", "));
+    const missing = fields().filter((el) => !chosen(el));
+    if (missing.length) {
+      flash("Not submitted. Still to answer: "
+        + missing.map((el) => `${nameOf(el)} (${keysOf(el)})`).join(", "));
+      flag(missing);
+      return;
+    }
+    // The server refuses this too; saying it here keeps the answers on screen as they are.
+    const overall = fields().find((el) => "overall" in el.dataset);
+    const defects = fields().filter((el) => el !== overall && notGood(el));
+    if (overall && defects.length && !notGood(overall)) {
+      const notUsable = overall.querySelector(`input:not([value="${overall.dataset.good}"])`);
+      flash(`Not submitted: with ${defects.map(answerOf).join(", ")} the ad is not usable. `
+        + `Press ${notUsable.dataset.key} for not usable, or change the aspect.`);
+      flag([overall]);
       return;
     }
     document.getElementById("lead-time").value = Math.round(performance.now() - shownAt);
-    f.requestSubmit();
+    send(f);
   }
 
-  const flash = window.jdreview.flash;
+  // Space means "everything is ok, usable, submit". It fills in only what is still
+  // unanswered; an answer already given that says otherwise (a defect, not usable) is
+  // never overwritten: a reflex Space after a, d, f must not store "all good". Then it
+  // submits nothing and says why, with the answers left as they are.
+  function allGood() {
+    const conflicting = fields().filter(notGood);
+    if (conflicting.length) {
+      const open = fields().filter((el) => !chosen(el));
+      flash(`Not submitted: Space means everything is ok, but you chose `
+        + `${conflicting.map(answerOf).join(", ")}. `
+        + (open.length
+          ? `Answer ${open.map((el) => `${nameOf(el)} (${keysOf(el)})`).join(", ")}, then press Enter.`
+          : "Press Enter to submit these answers."));
+      flag(open);
+      return;
+    }
+    fields().forEach((el) => {
+      if (!chosen(el)) choose(el.querySelector(`input[value="${el.dataset.good}"]`));
+    });
+    submit();
+  }
 
   function drawMarks() {
     const stage = document.getElementById("stage");
@@ -99,14 +136,9 @@
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const key = ev.key.toLowerCase();
     if (key === "enter") { ev.preventDefault(); submit(); return; }
-    if (key === " ") {
-      ev.preventDefault();
-      ["q", "w", "e", "r"].forEach(setChoice);
-      submit();
-      return;
-    }
-    if (key === "x") { document.getElementById("skip-form")?.requestSubmit(); return; }
-    if (key === "u") { document.getElementById("undo-form")?.requestSubmit(); return; }
+    if (key === " ") { ev.preventDefault(); allGood(); return; }
+    if (key === "x") { send(document.getElementById("skip-form")); return; }
+    if (key === "u") { send(document.getElementById("undo-form")); return; }
     if (key === "c") { marks = []; drawMarks(); return; }
     if (key === "/") {
       ev.preventDefault();

@@ -20,39 +20,43 @@
     const row = terms()[current];
     if (!row) return;
     const input = row.querySelector(`input[data-verdict="${verdict}"]`);
-    if (input) input.checked = true;
+    if (input) choose(input);
     focusTerm(current + 1);
   }
 
   function rateAll(verdict) {
     terms().forEach((row) => {
       const input = row.querySelector(`input[data-verdict="${verdict}"]`);
-      if (input) input.checked = true;
+      if (input) choose(input);
     });
   }
 
   function prefer(key) {
     const input = document.querySelector(`#label-form input[name=prefer][data-key="${key}"]`);
-    if (input) input.checked = true;
+    if (input) choose(input);
   }
 
-  const flash = window.jdreview.flash;
+  const { flash, flag, choose, send } = window.jdreview;
 
   function submit() {
     const f = form();
     if (!f) return;
-    const unrated = terms().findIndex((row) => !row.querySelector("input[type=radio]:checked"));
-    if (unrated >= 0) {
-      focusTerm(unrated);
-      flash("Rate every term first: " + terms()[unrated].querySelector(".name").textContent);
+    const open = terms().filter((row) => !row.querySelector("input[type=radio]:checked"));
+    if (open.length) {
+      focusTerm(terms().indexOf(open[0]));
+      const names = open.map((row) => `"${row.querySelector(".name").textContent.trim()}"`);
+      flash(`Not submitted. Still to rate (r relevant, d drifting): ${names.join(", ")}`);
+      flag(open);
       return;
     }
-    if (f.querySelector("input[name=prefer]") && !f.querySelector("input[name=prefer]:checked")) {
-      flash("Choose the better expansion: a, b or =");
+    const prefer = f.querySelector(".field[data-field=prefer]");
+    if (prefer && !prefer.querySelector("input:checked")) {
+      flash("Not submitted. Choose the better expansion: a, b or =");
+      flag([prefer]);
       return;
     }
     document.getElementById("lead-time").value = Math.round(performance.now() - shownAt);
-    f.requestSubmit();
+    send(f);
   }
 
   document.addEventListener("keydown", (ev) => {
@@ -73,8 +77,8 @@
     if (key === "r" || key === "1") { rate("relevant"); return; }
     if (key === "d" || key === "2") { rate("drifting"); return; }
     if (key === "a" || key === "b" || key === "=") { prefer(key); return; }
-    if (key === "x") { document.getElementById("skip-form")?.requestSubmit(); return; }
-    if (key === "u") { document.getElementById("undo-form")?.requestSubmit(); return; }
+    if (key === "x") { send(document.getElementById("skip-form")); return; }
+    if (key === "u") { send(document.getElementById("undo-form")); return; }
     if (key === "/") {
       ev.preventDefault();
       document.querySelector("#label-form textarea[name=reason]")?.focus();

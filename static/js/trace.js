@@ -23,7 +23,7 @@
     all[current].scrollIntoView({ block: "nearest" });
   }
 
-  const flash = window.jdreview.flash;
+  const { flash, flag, choose, send } = window.jdreview;
 
   function markStep(key) {
     const current = currentIndex();
@@ -31,22 +31,26 @@
     if (!step) return;
     const input = step.querySelector(`input[type=radio][data-key="${key}"]`);
     if (!input) return;
-    input.checked = true;
+    choose(input);
     if (current < steps().length - 1) focusStep(current + 1);
   }
 
   function setOutcome(key) {
     const input = document.querySelector(
       `#label-form .outcome input[type=radio][data-key="${key}"]`);
-    if (input) input.checked = true;
+    if (input) choose(input);
   }
 
+  // The unanswered questions, in page order: [element, what to call it].
   function missing() {
     const out = [];
     steps().forEach((el, n) => {
-      if (!el.querySelector("input[type=radio]:checked")) out.push(`step ${n + 1}`);
+      if (!el.querySelector("input[type=radio]:checked")) out.push([el, `step ${n + 1} (1 / 2 / 3)`]);
     });
-    if (!document.querySelector("#label-form .outcome input:checked")) out.push("outcome");
+    const outcome = document.querySelector("#label-form .outcome");
+    if (outcome && !outcome.querySelector("input:checked")) {
+      out.push([outcome, "outcome (s success, f failure)"]);
+    }
     return out;
   }
 
@@ -55,13 +59,14 @@
     if (!f) return;
     const gaps = missing();
     if (gaps.length) {
-      flash("Choose: " + gaps.join(", "));
-      const firstStep = steps().findIndex((el) => !el.querySelector("input:checked"));
+      flash("Not submitted. Still to choose: " + gaps.map(([, name]) => name).join(", "));
+      const firstStep = steps().indexOf(gaps[0][0]);
       if (firstStep >= 0) focusStep(firstStep);
+      flag(gaps.map(([el]) => el));
       return;
     }
     document.getElementById("lead-time").value = Math.round(performance.now() - shownAt);
-    f.requestSubmit();
+    send(f);
   }
 
   function note() {
@@ -74,7 +79,7 @@
     const t = ev.target;
     if (!form()) {  // the queue is empty: only undo is left
       if (ev.key.toLowerCase() === "u" && !(t && t.tagName === "TEXTAREA")) {
-        document.getElementById("undo-form")?.requestSubmit();
+        send(document.getElementById("undo-form"));
       }
       return;
     }
@@ -91,8 +96,8 @@
     if (key === "1" || key === "2" || key === "3") { markStep(key); return; }
     if (key === "s" || key === "f") { setOutcome(key); return; }
     if (key === "n") { ev.preventDefault(); note(); return; }
-    if (key === "x") { document.getElementById("skip-form")?.requestSubmit(); return; }
-    if (key === "u") { document.getElementById("undo-form")?.requestSubmit(); return; }
+    if (key === "x") { send(document.getElementById("skip-form")); return; }
+    if (key === "u") { send(document.getElementById("undo-form")); return; }
   });
 
   // Clicking a step makes it the current one.
