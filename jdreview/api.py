@@ -7,7 +7,6 @@ per-field messages), so a client can always show ``detail`` and may look closer.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,70 +18,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions, pagination, parsers, serializers, status
+from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.utils import json as strict_json
 from rest_framework.views import exception_handler as drf_exception_handler
 
-# Deeper than any record this API takes (a trace step's arguments are a few levels); past
-# Python's recursion limit (~1,000) the parser itself would crash with a RecursionError.
-MAX_JSON_DEPTH = 64
 # Every table's id is a BigAutoField: a number past PostgreSQL's bigint names nothing.
 MAX_ID = 2**63 - 1
 PAGE_MAX = 1000
-
-
-class JSONTooDeep(ValueError):
-    pass
-
-
-def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
-    """How deeply lists and objects nest in ``value`` (a scalar is 0, ``[]`` is 1); stops
-    counting once past ``limit``. A loop, not recursion: it is measuring what recursion
-    cannot take."""
-    deepest = 0
-    stack = [(value, 1)] if isinstance(value, dict | list) else []
-    while stack and deepest <= limit:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    return deepest
-
-
-def _finite(text: str) -> float:
-    # 1e400 reads as infinity, which neither PostgreSQL's JSON nor a strict JSON answer has.
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:30]} is out of range")
-    return value
-
-
-def json_loads(raw: str | bytes, encoding: str = "utf-8") -> Any:
-    """JSON from outside: strict (no NaN or infinity, not even as 1e400), nested at most
-    MAX_JSON_DEPTH deep. Raises ValueError (UnicodeDecodeError, JSONDecodeError,
-    JSONTooDeep or an out-of-range number) with a message."""
-    text = raw.decode(encoding) if isinstance(raw, bytes) else raw
-    try:
-        value = strict_json.loads(text, parse_float=_finite)
-    except RecursionError:
-        raise JSONTooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
-    if json_depth(value) > MAX_JSON_DEPTH:
-        raise JSONTooDeep(f"nested deeper than {MAX_JSON_DEPTH} levels")
-    return value
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser with a bound on nesting, for every JSON endpoint at once."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        encoding = parsers.get_encoding(parser_context or {})
-        try:
-            return json_loads(stream.read() if stream is not None else b"", encoding)
-        except ValueError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from None
 
 
 @contextmanager

@@ -210,7 +210,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's own, but JSON that nests too deep is a 400 (DRF's crashes with a RecursionError).
     "DEFAULT_PARSER_CLASSES": [
-        "jdreview.api.JSONParser",
+        "jdreview.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

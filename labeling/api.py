@@ -21,13 +21,13 @@ from jdreview.api import (
     ERRORS,
     Conflict,
     ErrorOut,
-    JSONParser,
     PageIn,
-    json_loads,
     page_from,
     unusable_input,
 )
+from jdreview.jsonin import json_loads
 from jdreview.models import Project
+from jdreview.parsers import JSONParser
 from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_LABEL, has_perm, is_admin
 from labeling import exports, services
 from labeling.items import (

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
+from jdreview.jsonin import json_loads
 from jdreview.models import Product, Project
 from labeling.models import Item
 from labeling.uploads import CheckedImage, UploadError, check_image
@@ -159,9 +160,12 @@ def parse_manifest(text: str, files: Mapping[str, bytes]) -> list[NewItem]:
     for number, line in enumerate(lines, start=1):
         where = f"line {number}"
         try:
-            record = json.loads(line)
+            record = json_loads(line)
         except json.JSONDecodeError as exc:
             errors.append(f"{where}: not valid JSON ({exc.msg})")
+            continue
+        except ValueError as exc:  # nested too deep, or a number no database stores
+            errors.append(f"{where}: {exc}")
             continue
         if not isinstance(record, dict):
             errors.append(f"{where}: each line must be a JSON object")

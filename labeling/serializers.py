@@ -8,7 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from jdreview.api import id_field, json_loads
+from jdreview.api import id_field
+from jdreview.jsonin import json_loads
 from jdreview.models import Project
 from labeling.models import Assignment, Item
 

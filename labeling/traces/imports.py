@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from jdreview.jsonin import json_loads
 from workers.pipelines.agents.trace import Trace, TraceFormatError, parse_trace
 
 __all__ = ["MAX_STEPS", "MAX_TRACES", "ParsedTrace", "TraceImportError", "parse_import"]
@@ -45,17 +46,21 @@ def _records(text: str) -> list[tuple[str, Any]]:
     if not stripped:
         raise TraceImportError(["the import is empty: send traces as JSON or JSON lines"])
     try:
-        whole = json.loads(stripped)
+        whole = json_loads(stripped)
     except json.JSONDecodeError as e:
         lines = stripped.splitlines()
         try:
-            json.loads(lines[0])
+            json_loads(lines[0])
         except json.JSONDecodeError:
             # Not JSON lines either: report where the document itself breaks.
             raise TraceImportError(
                 [f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"]
             ) from None
+        except ValueError:
+            pass  # the first line is JSON; what is wrong with it is reported as line 1's
         return [(f"line {n}", line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    except ValueError as e:  # nested too deep, or a number no database can store
+        raise TraceImportError([str(e)]) from None
     if isinstance(whole, dict) and "traces" in whole and "messages" not in whole:
         whole = whole["traces"]
         if not isinstance(whole, list):
@@ -68,9 +73,11 @@ def _records(text: str) -> list[tuple[str, Any]]:
 def _one(where: str, raw: Any) -> ParsedTrace:
     if isinstance(raw, str):  # a JSON line, not parsed yet
         try:
-            raw = json.loads(raw)
+            raw = json_loads(raw)
         except json.JSONDecodeError as e:
             raise TraceFormatError(f"invalid JSON at column {e.colno}: {e.msg}") from None
+        except ValueError as e:
+            raise TraceFormatError(str(e)) from None
     trace = parse_trace(raw)
     if len(trace.steps) > MAX_STEPS:
         raise TraceFormatError(f"messages: {len(trace.steps)} steps, at most {MAX_STEPS}")
