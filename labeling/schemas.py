@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-AD_ASPECTS: tuple[str, ...] = ("shape", "placement", "color")
+# The aspects come from the aspect registry (torch-free to import); re-exported here for
+# the annotation checks and the Django code that validates against them.
+from rewards.ml.aspects import AD_ASPECTS
+
 VERDICTS = ("ok", "defect")
 USABLE = ("yes", "no")
 MAX_REASON_CHARS = 2000

@@ -8,12 +8,13 @@ bounding box. Colour distances are CIELAB ΔE76; chroma is CIELAB chroma.
 
 from __future__ import annotations
 
-ASPECTS = ("shape", "placement", "color")
 DEFECTS = {
     "shape": ("distorted", "extended", "cropped"),
     "placement": ("floating", "off_centre", "too_small", "too_large", "cut_by_canvas"),
     "color": ("clashing", "low_contrast"),
 }
+# The world plants and judges the aspects it has defects for (the product brief's three).
+ASPECTS = tuple(DEFECTS)
 SEVERITY_RANGE = (0.05, 1.0)
 
 # --- placement -------------------------------------------------------------------------

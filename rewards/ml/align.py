@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from workers.pipelines.runtime import torch_threads
 
 GRID = 48  # side of the downsampled ad the product is located on
 # Templates are stored centred on the origin (wrapping), so correlation output (y, x) is
@@ -320,20 +320,6 @@ def align_batch(
     return to_u8(crops), to_u8(ref * 255)
 
 
-@contextmanager
-def one_torch_thread(active: bool = True) -> Iterator[None]:
-    """Run torch ops on one thread while a thread pool keeps the cores busy (torch's own
-    intra-op threads on top of the pool's only contend: bench/scoring.py, 262 images/s with
-    2 torch threads, 312 with 1); the previous setting comes back after."""
-    threads = torch.get_num_threads()
-    if active:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @dataclass
 class TrainingInputs:
     """Everything training needs from a set of ad files, decoded once."""
@@ -382,7 +368,8 @@ def training_inputs(
         return c.numpy(), r.numpy(), found.numpy().astype(np.float32), whole
 
     starts = range(0, len(image_paths), batch_size)
-    with one_torch_thread(workers > 1), ThreadPoolExecutor(max(1, workers)) as pool:
+    # One torch thread while the pool keeps the cores busy: their threads only contend.
+    with torch_threads(1 if workers > 1 else None), ThreadPoolExecutor(max(1, workers)) as pool:
         parts = list(pool.map(batch, starts))
     if not parts:
         return TrainingInputs(

@@ -3,15 +3,19 @@
 An aspect is either a learned model (a small CNN scoring P(defect-free)) or a hard business
 rule (a callable over the image's metadata that passes or fails). Adding one is a
 `register(...)` call; nothing else in the gate or the ensemble names aspects.
+
+No torch at import: the Django side reads the aspect names (`AD_ASPECTS`) from here, and
+importing a model or a view must not import torch (the model config is built on demand).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .model import AspectNetConfig
+if TYPE_CHECKING:
+    from .model import AspectNetConfig
 
 # "none": image only; "mask": the product reference cut-out's alpha (1 channel);
 # "rgba": the full reference cut-out (4 channels); "aligned": the product is located in
@@ -74,6 +78,8 @@ class AspectSpec:
         return {"none": 0, "mask": 1, "rgba": 4, "aligned": 4}[self.reference]
 
     def model_config(self) -> AspectNetConfig:
+        from .model import AspectNetConfig
+
         if self.kind != "model":
             raise ValueError(f"{self.name!r} is a rule, it has no model")
         return AspectNetConfig(
@@ -197,3 +203,8 @@ def default_registry() -> AspectRegistry:
             ),
         ]
     )
+
+
+# The aspects people label and models score, in order: every list of aspect names outside
+# this module (annotation schema, imports, evaluation, job parameters) derives from it.
+AD_ASPECTS: tuple[str, ...] = tuple(spec.name for spec in default_registry().models())

@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .align import AD_SIDE, TemplateBank, align_batch, locate_known, one_torch_thread
+from workers.pipelines.runtime import device as pick_device
+from workers.pipelines.runtime import torch_threads
+
+from .align import AD_SIDE, TemplateBank, align_batch, locate_known
 from .aspects import AspectRegistry, AspectSpec, default_registry
 from .images import decode_files, load_reference_file
 from .model import AspectNet, load
-from .train import default_device
 
 # Keys of a decoded batch that are not network inputs: the ads at the alignment resolution
 # and the template row of each ad's reference.
@@ -42,7 +44,7 @@ class Ensemble:
         device: str | torch.device | None = None,
     ) -> None:
         self.registry = registry or default_registry()
-        self.device = torch.device(device) if device else default_device()
+        self.device = pick_device(device)
         for name in models:
             if self.registry.get(name).kind != "model":
                 raise ValueError(f"{name!r} is a rule aspect, not a model")
@@ -60,7 +62,7 @@ class Ensemble:
         """Load the live artifact of each aspect (aspect -> model folder). A missing or
         corrupt artifact raises ArtifactError: scoring with a silently absent aspect would
         let the gate judge on fewer aspects than it was calibrated for."""
-        dev = torch.device(device) if device else default_device()
+        dev = pick_device(device)
         return cls({a: load(f, device=dev) for a, f in folders.items()}, registry, dev)
 
     @property
@@ -187,7 +189,8 @@ class Ensemble:
         if not self.models or not files:
             out = {a: np.zeros(0) for a in self.aspects}
             return {**out, "_boxes": np.zeros((0, 4), np.float32)} if return_boxes else out
-        with one_torch_thread(workers > 1):
+        # One torch thread while the pool decodes and aligns: their threads only contend.
+        with torch_threads(1 if workers > 1 else None):
             return self._score_chunks(
                 files, refs, boxes, batch_size, workers, prefetch, return_boxes
             )

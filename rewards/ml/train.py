@@ -19,6 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from workers.pipelines import runtime
+from workers.pipelines.runtime import Progress, step_fraction
+
 from . import synth
 from .aspects import AspectSpec
 from .metrics import aspect_metrics
@@ -63,10 +66,6 @@ class TrainResult:
     stopped: bool = False
     seconds: float = 0.0
     heldout_scores: np.ndarray | None = field(default=None, repr=False)
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def seed_everything(seed: int) -> None:
@@ -136,7 +135,7 @@ def train_aspect(
     *,
     keys: Sequence[Hashable] | None = None,
     split_salt: str = "",
-    progress: Callable[[float, float], None] | None = None,
+    progress: Progress[float] | None = None,
     should_stop: Callable[[], bool] | None = None,
     seed: int = 0,
     model_config: AspectNetConfig | None = None,
@@ -149,7 +148,7 @@ def train_aspect(
     before each epoch and ends training early with the model as it is."""
     config = config or TrainConfig()
     seed_everything(seed)
-    device = torch.device(config.device) if config.device else default_device()
+    device = runtime.device(config.device)
     t0 = time.perf_counter()
     targets_t = torch.as_tensor(np.asarray(targets), dtype=torch.float32)
     if weights is None:
@@ -233,7 +232,7 @@ def train_aspect(
         epoch_loss = run_loss / max(run_w, 1e-9)
         loss_curve.append(epoch_loss)
         if progress is not None:
-            progress((epoch + 1) / config.epochs, epoch_loss)
+            progress(step_fraction(epoch, config.epochs), epoch_loss)
 
     model = model.to(memory_format=torch.contiguous_format)
     model.eval()

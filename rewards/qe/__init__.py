@@ -3,13 +3,42 @@
 Plain Python + numpy/torch; no Django. The search engine is passed in (duck-typed
 ``search(query, k) -> list[sku]``), so the offline BM25 simulation and a PostgreSQL engine
 are interchangeable.
+
+Only the plain-Python parts are imported with the package; the others (torch, MiniLM, the
+search engine) on first use (PEP 562), so a page that reads ``DEFAULT_WEIGHTS`` imports no
+torch.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Eager, and first: `combine` is both a submodule and a function, and the package attribute
+# must be the function.
 from .combine import DEFAULT_WEIGHTS, combine
 from .format import format_reward
-from .relevance import EmbeddingCache, TermRelevanceModel, cosine_relevance
-from .results import result_rewards
-from .reward import QEReward
+
+_EXPORTS = {
+    "EmbeddingCache": "relevance",
+    "TermRelevanceModel": "relevance",
+    "cosine_relevance": "relevance",
+    "result_rewards": "results",
+    "QEReward": "reward",
+}
+
+if TYPE_CHECKING:
+    from .relevance import EmbeddingCache, TermRelevanceModel, cosine_relevance
+    from .results import result_rewards
+    from .reward import QEReward
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "DEFAULT_WEIGHTS",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from rewards.agents.scoring import local_score, pass_k_over_tasks
+from workers.pipelines.agents.metrics import local_score, pass_k_over_tasks
 from workers.pipelines.agents.oracle import attribute
 from workers.pipelines.agents.policy import rollout
 from workers.pipelines.agents.trace import Trace

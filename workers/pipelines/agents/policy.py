@@ -16,20 +16,22 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from workers.pipelines import runtime
 from workers.pipelines.agents.delex import Lexicon
 from workers.pipelines.agents.oracle import oracle_step_labels
 from workers.pipelines.agents.scripted import GIVE_UP
 from workers.pipelines.agents.tools import TOOL_SCHEMAS, ToolEnv
 from workers.pipelines.agents.trace import Step, ToolCall, Trace
 from workers.pipelines.agents.world import Task, World
+from workers.pipelines.lm import tiny_gpt2
+from workers.pipelines.runtime import Progress, step_fraction
 
 __all__ = [
     "PolicyConfig",
@@ -50,7 +52,6 @@ __all__ = [
 ]
 
 EOS, SEP, PAD, UNK = "</s>", "<sep>", "<pad>", "<unk>"
-Progress = Callable[[float, dict], None]
 
 
 def render_obs(obs: dict[str, Any], lex: Lexicon) -> str:
@@ -161,17 +162,13 @@ class PolicyConfig:
 
 def build_policy(tokenizer: PreTrainedTokenizerFast, cfg: PolicyConfig) -> GPT2LMHeadModel:
     torch.manual_seed(cfg.seed)
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=cfg.n_positions,
-        n_embd=cfg.n_embd,
+    return tiny_gpt2(
+        tokenizer,
         n_layer=cfg.n_layer,
+        n_embd=cfg.n_embd,
         n_head=cfg.n_head,
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        n_positions=cfg.n_positions,
     )
-    return GPT2LMHeadModel(config)
 
 
 def sft_examples(traces: list[Trace]) -> list[tuple[str, str]]:
@@ -194,10 +191,6 @@ class SFTConfig:
     batch_size: int = 16
     lr: float = 2e-3
     seed: int = 0
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _batch(tok, pairs: list[tuple[str, str]], max_len: int) -> dict[str, torch.Tensor]:
@@ -232,11 +225,11 @@ def train_sft(
     tok: PreTrainedTokenizerFast,
     examples: list[tuple[str, str]],
     cfg: SFTConfig,
-    progress: Progress | None = None,
+    progress: Progress[dict] | None = None,
 ) -> list[float]:
     """Supervised fine-tuning on (context, action); loss on the action tokens only."""
     rng = random.Random(cfg.seed)
-    device = _device()
+    device = runtime.device()
     # Through Module.to: mypy sees transformers' @wraps-decorated `to` as a functools._Wrapped,
     # which has no __get__, so it would ask for `self` explicitly. Same method at runtime.
     cast(torch.nn.Module, model).to(device).train()
@@ -253,7 +246,7 @@ def train_sft(
         sched.step()
         losses.append(float(loss.detach()))
         if progress and (step % 20 == 0 or step == cfg.steps - 1):
-            progress((step + 1) / cfg.steps, {"sft_loss": losses[-1]})
+            progress(step_fraction(step, cfg.steps), {"sft_loss": losses[-1]})
     model.eval()
     return losses
 
@@ -271,7 +264,7 @@ def generate_actions(
 ) -> list[str]:
     """Batched decoding with left padding and explicit positions (so padding never shifts
     what a prompt means); stops each row at `</s>`."""
-    device = _device()
+    device = runtime.device()
     model.to(device).eval()
     max_prompt = model.config.n_positions - max_new_tokens
     enc = [tok(p, add_special_tokens=False)["input_ids"][-max_prompt:] for p in prompts]

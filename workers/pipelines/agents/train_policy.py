@@ -17,17 +17,17 @@ from __future__ import annotations
 import copy
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import torch
 from datasets import Dataset
-from transformers import GPT2ForSequenceClassification, PreTrainedModel, TrainerCallback
+from transformers import GPT2ForSequenceClassification, PreTrainedModel
 from transformers.trainer_callback import PrinterCallback
 
-from rewards.agents.scoring import score_trace
+from workers.pipelines import runtime
 from workers.pipelines.agents.policy import (
     EOS,
     action_text,
@@ -39,11 +39,14 @@ from workers.pipelines.agents.scripted import FLAWS, GIVE_UP, run_scripted
 from workers.pipelines.agents.tools import schema_errors
 from workers.pipelines.agents.trace import Trace
 from workers.pipelines.agents.world import Task, World
+from workers.pipelines.lm import TrainerProgress
+from workers.pipelines.runtime import Progress
 
 __all__ = [
     "DPOStageConfig",
     "GRPOStageConfig",
     "RewardStageConfig",
+    "TraceRanker",
     "preference_pairs",
     "ranked_pairs",
     "reward_function",
@@ -51,8 +54,6 @@ __all__ = [
     "train_grpo",
     "train_reward_model",
 ]
-
-Progress = Callable[[float, dict], None]
 
 
 def _next_action(trace: Trace, i: int) -> str:
@@ -78,8 +79,14 @@ def _divergence(a: Trace, b: Trace) -> int:
     return i
 
 
+class TraceRanker(Protocol):
+    """What ranks two runs of a task: the learned scorers (``rewards.agents.StepJudge``)."""
+
+    def rank(self, trace: Trace) -> float: ...
+
+
 def preference_pairs(
-    world: World, tasks: list[Task], judge: Any, *, per_task: int = 1, seed: int = 0
+    world: World, tasks: list[Task], judge: TraceRanker, *, per_task: int = 1, seed: int = 0
 ) -> list[dict[str, str]]:
     """{"prompt", "chosen", "rejected"} records ranked by the scorers (not by the oracle)."""
     rng = random.Random(seed)
@@ -92,7 +99,7 @@ def preference_pairs(
             if bad.meta["planted_step"] is None:
                 continue
             good = run_scripted(world, task, flaw=flaw, seed=run_seed, good_twin=True)
-            s_good, s_bad = score_trace(good, judge).total, score_trace(bad, judge).total
+            s_good, s_bad = judge.rank(good), judge.rank(bad)
             if s_good == s_bad:
                 continue  # the scorers cannot tell them apart: no preference to learn
             better, worse = (good, bad) if s_good > s_bad else (bad, good)
@@ -127,19 +134,13 @@ def ranked_pairs(groups: list[list[tuple[Trace, float]]]) -> list[dict[str, str]
     return pairs
 
 
-class _ProgressCallback(TrainerCallback):
-    def __init__(self, progress: Progress | None, stage: str) -> None:
-        self.progress, self.stage = progress, stage
+def _progress(progress: Progress[dict] | None, stage: str) -> TrainerProgress:
+    keep = ("loss", "reward", "accuracy", "margin", "kl", "rewards/reward_model/mean")
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.progress and logs:
-            keep = ("loss", "reward", "accuracy", "margin", "kl", "rewards/reward_model/mean")
-            metrics = {
-                f"{self.stage}_{k}": v
-                for k, v in logs.items()
-                if isinstance(v, float) and k in keep
-            }
-            self.progress(state.global_step / max(1, state.max_steps), metrics)
+    def metrics(logs: Mapping[str, Any]) -> dict:
+        return {f"{stage}_{k}": v for k, v in logs.items() if isinstance(v, float) and k in keep}
+
+    return TrainerProgress(progress, metrics)
 
 
 def _common_args(cfg: Any, out_dir: Path) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def _common_args(cfg: Any, out_dir: Path) -> dict[str, Any]:
         "report_to": [],
         "bf16": False,
         "gradient_checkpointing": False,  # tiny models: recomputation costs more than it saves
-        "use_cpu": not torch.cuda.is_available(),
+        "use_cpu": runtime.device().type != "cuda",
         "seed": cfg.seed,
         "disable_tqdm": True,
     }
@@ -199,7 +200,7 @@ def train_dpo(
     pairs: list[dict[str, str]],
     cfg: DPOStageConfig,
     out_dir: str | Path,
-    progress: Progress | None = None,
+    progress: Progress[dict] | None = None,
 ) -> tuple[Any, list[float]]:
     """Implicit reward: DPO straight on the pairs; the frozen start is the reference."""
     from trl import DPOConfig, DPOTrainer
@@ -218,7 +219,7 @@ def train_dpo(
         args=args,
         train_dataset=Dataset.from_list(pairs),
         processing_class=tok,
-        callbacks=[_ProgressCallback(progress, "dpo")],
+        callbacks=[_progress(progress, "dpo")],
     )
     model = _train_and_save(trainer, tok, out_dir)
     return model, _losses(trainer)
@@ -238,7 +239,7 @@ def train_reward_model(
     pairs: list[dict[str, str]],
     cfg: RewardStageConfig,
     out_dir: str | Path,
-    progress: Progress | None = None,
+    progress: Progress[dict] | None = None,
 ) -> tuple[Any, list[float]]:
     """Explicit reward, step 1: a Bradley-Terry reward model on the same pairs, started
     from the policy's weights (it already reads the format) with a fresh scalar head."""
@@ -254,7 +255,7 @@ def train_reward_model(
         args=args,
         train_dataset=Dataset.from_list(pairs),
         processing_class=tok,
-        callbacks=[_ProgressCallback(progress, "rm")],
+        callbacks=[_progress(progress, "rm")],
     )
     model = _train_and_save(trainer, tok, out_dir)
     return model, _losses(trainer)
@@ -319,7 +320,7 @@ def train_grpo(
     reward_fn: Callable[..., list[float]],
     cfg: GRPOStageConfig,
     out_dir: str | Path,
-    progress: Progress | None = None,
+    progress: Progress[dict] | None = None,
 ) -> tuple[Any, list[float]]:
     """Explicit reward, step 2: GRPO on the contexts, rewarded by the reward model."""
     from trl import GRPOConfig, GRPOTrainer
@@ -341,7 +342,7 @@ def train_grpo(
         args=args,
         train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
         processing_class=tok,
-        callbacks=[_ProgressCallback(progress, "grpo")],
+        callbacks=[_progress(progress, "grpo")],
     )
     model = _train_and_save(trainer, tok, out_dir)
     rewards = [

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from workers.pipelines import runtime
+
 from .config import GeneratorConfig
 from .layout import Layout, choose_layout, paste_exact, place_product, product_bbox_aspect
-from .model import pick_device
 from .sampling import GeneratedAd
 
 
@@ -29,7 +30,7 @@ def load_full_pipeline(cfg: GeneratorConfig, device: torch.device | str | None =
         )
     from diffusers import AutoPipelineForInpainting
 
-    device = torch.device(device or pick_device())
+    device = runtime.device(device)
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     pipe = AutoPipelineForInpainting.from_pretrained(
         cfg.pipeline_path, torch_dtype=dtype, local_files_only=True

@@ -16,10 +16,6 @@ from torch import nn
 from .config import GeneratorConfig
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def make_scheduler(cfg: GeneratorConfig) -> DDIMScheduler:
     # Cosine betas suit small pixel-space models (less time wasted on near-pure noise);
     # clipping keeps x0 estimates inside the image range during short DDIM runs.

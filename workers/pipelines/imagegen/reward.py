@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ASPECTS = ("shape", "placement", "color")
+from rewards.ml.aspects import AD_ASPECTS as ASPECTS
 
 
 class AdRewardNet(nn.Module):

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from workers.pipelines.runtime import Progress, step_fraction
+
 from .model import AdImageGenerator
 from .sampling import (
     Conditions,
@@ -88,7 +90,7 @@ def refine_with_reward(
     cutouts: Sequence[Image.Image],
     cfg: RLConfig,
     reference: AdImageGenerator | None = None,
-    progress: Callable[[float, float], None] | None = None,
+    progress: Progress[float] | None = None,
 ) -> RLResult:
     """Fine-tune `model` in place to raise `reward_fn` on ads of the given products."""
     device = next(model.parameters()).device
@@ -123,7 +125,7 @@ def refine_with_reward(
         result.rewards.append(reward.mean().item())
         result.consistency.append(consistency.item())
         if progress is not None:
-            progress((step + 1) / cfg.steps, result.rewards[-1])
+            progress(step_fraction(step, cfg.steps), result.rewards[-1])
     model.eval()
     result.seconds = time.perf_counter() - start
     return result
@@ -165,7 +167,7 @@ def rl_run(
     heldout: tuple[Sequence[str], Sequence[Image.Image], Sequence[int]],
     cfg: RLConfig,
     judge: JudgeFn | None = None,
-    progress: Callable[[float, float], None] | None = None,
+    progress: Progress[float] | None = None,
 ) -> dict:
     """Evaluate, refine, evaluate again; flags reward hacking (reward up, usable rate not)."""
     before = evaluate(model, reward_fn, *heldout, judge=judge)

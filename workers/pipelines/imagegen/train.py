@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from workers.pipelines.runtime import Progress, step_fraction
+
 from .model import AdImageGenerator, make_scheduler
 
 
@@ -94,7 +96,7 @@ def train_generator(
     model: AdImageGenerator,
     data: GenData,
     cfg: TrainConfig,
-    progress: Callable[[float, float], None] | None = None,
+    progress: Progress[float] | None = None,
     loss_fn: Callable | None = None,
 ) -> TrainResult:
     """Plain AdamW denoising training; `loss_fn(model, batch, noise, t)` can replace the loss
@@ -123,7 +125,7 @@ def train_generator(
         sched.step()
         result.losses.append(loss.item())
         if progress is not None:
-            progress((step + 1) / cfg.steps, result.losses[-1])
+            progress(step_fraction(step, cfg.steps), result.losses[-1])
     result.seconds = time.perf_counter() - start
     model.eval()
     return result

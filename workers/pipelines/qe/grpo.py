@@ -7,15 +7,19 @@ Each reward component is its own plain-Python reward function, so TRL logs them 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from transformers import PreTrainedModel, PreTrainedTokenizerFast, TrainerCallback
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from workers.pipelines.lm import TrainerProgress
+from workers.pipelines.runtime import Progress, no_progress
 
 from .model import parse_expansion, prompt, save
 from .queries import Query
-from .train import PhaseResult, Progress, _no_progress, _samples
+from .train import PhaseResult, _samples
 
 # (query text, terms, ended, relevant skus) -> unweighted components
 ComponentsFn = Callable[[str, list[str], bool, frozenset[str]], dict[str, float]]
@@ -33,20 +37,19 @@ class GRPOConfig:
     seed: int = 7
 
 
-class _ProgressCallback(TrainerCallback):
-    def __init__(self, progress: Progress, total: int, weights: dict[str, float]) -> None:
-        self.progress, self.total, self.weights = progress, total, weights
-
-    def on_log(self, args, state, control, logs=None, **kw):
-        if not logs or "reward" not in logs:  # the end-of-training summary has no rewards
-            return
-        metrics = {"loss": logs.get("loss", 0.0), "reward": logs.get("reward", 0.0)}
-        for name, w in self.weights.items():
+def _log_metrics(weights: dict[str, float]) -> Callable[[Mapping[str, Any]], dict | None]:
+    def metrics(logs: Mapping[str, Any]) -> dict | None:
+        if "reward" not in logs:  # the end-of-training summary has no rewards
+            return None
+        out = {"loss": logs.get("loss", 0.0), "reward": logs.get("reward", 0.0)}
+        for name, w in weights.items():
             key = f"rewards/{name}/mean"
             if key in logs:
-                metrics[f"reward/{name}"] = w * logs[key]  # weighted, as in PPO's log
-                metrics[f"weight/{name}"] = w
-        self.progress(min(1.0, state.global_step / self.total), metrics)
+                out[f"reward/{name}"] = w * logs[key]  # weighted, as in PPO's log
+                out[f"weight/{name}"] = w
+        return out
+
+    return metrics
 
 
 def _reward_funcs(components: ComponentsFn, names: Sequence[str], eos_id: int, pad_id: int):
@@ -85,7 +88,7 @@ def grpo_train(
     components: ComponentsFn,
     weights: dict[str, float],
     cfg: GRPOConfig = GRPOConfig(),
-    progress: Progress = _no_progress,
+    progress: Progress[dict] = no_progress,
     out_dir: str | Path | None = None,
     sample_queries: Sequence[str] = (),
 ) -> PhaseResult:
@@ -134,7 +137,7 @@ def grpo_train(
             train_dataset=data,
             processing_class=tok,
             reward_funcs=_reward_funcs(components, names, tok.eos_token_id, tok.pad_token_id),
-            callbacks=[_ProgressCallback(progress, cfg.steps, weights)],
+            callbacks=[TrainerProgress(progress, _log_metrics(weights), cfg.steps)],
         )
         trainer.train()
         history = [h for h in trainer.state.log_history if "reward" in h]

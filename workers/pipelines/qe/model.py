@@ -18,11 +18,11 @@ from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     GenerationMixin,
-    GPT2Config,
-    GPT2LMHeadModel,
     PreTrainedModel,
     PreTrainedTokenizerFast,
 )
+
+from workers.pipelines.lm import tiny_gpt2
 
 from .queries import SEP
 
@@ -42,10 +42,6 @@ class ModelConfig:
     n_positions: int = 128
     vocab_size: int = 2000  # an upper bound: BPE stops early on a small corpus
     seed: int = 7
-
-
-def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000) -> PreTrainedTokenizerFast:
@@ -79,17 +75,10 @@ def build_model(
     if cfg.size != "tiny":
         raise ValueError(f"unknown model size {cfg.size!r}")
     tok = train_tokenizer(corpus, cfg.vocab_size)
-    gpt_cfg = GPT2Config(
-        vocab_size=len(tok),
-        n_positions=cfg.n_positions,
-        n_embd=cfg.n_embd,
-        n_layer=cfg.n_layer,
-        n_head=cfg.n_head,
-        bos_token_id=tok.eos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
+    model = tiny_gpt2(
+        tok, n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=cfg.n_head, n_positions=cfg.n_positions
     )
-    return GPT2LMHeadModel(gpt_cfg), tok
+    return model, tok
 
 
 def load(path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:

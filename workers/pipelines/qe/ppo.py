@@ -20,9 +20,11 @@ import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from workers.pipelines.runtime import Progress, no_progress, step_fraction
+
 from .model import generate, parse_expansion, save
 from .queries import Query
-from .train import PhaseResult, Progress, _no_progress, _samples
+from .train import PhaseResult, _samples
 
 # (query text, terms, ended with EOS, relevant skus) -> (total, weighted components)
 RewardFn = Callable[[str, list[str], bool, frozenset[str]], tuple[float, dict[str, float]]]
@@ -119,7 +121,7 @@ def ppo_train(
     queries: Sequence[Query],
     reward_fn: RewardFn,
     cfg: PPOConfig = PPOConfig(),
-    progress: Progress = _no_progress,
+    progress: Progress[dict] = no_progress,
     out_dir: str | Path | None = None,
     sample_queries: Sequence[str] = (),
     weights: dict[str, float] | None = None,
@@ -215,7 +217,7 @@ def ppo_train(
             if score > best[0]:
                 best = (score, it, copy.deepcopy(model.state_dict()))
         history.append(metrics)
-        progress((it + 1) / cfg.iterations, metrics)
+        progress(step_fraction(it, cfg.iterations), metrics)
     model.eval()
     if best is not None:
         model.load_state_dict(best[2])

@@ -7,20 +7,16 @@ model learns to answer the prompt rather than to reproduce queries.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from workers.pipelines.runtime import Progress, no_progress, step_fraction
+
 from .model import expand, prompt, save, target
-
-Progress = Callable[[float, dict], None]
-
-
-def _no_progress(fraction: float, metrics: dict) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ def _train_lm(
     tok: PreTrainedTokenizerFast,
     examples: Sequence[tuple[str, str]],
     cfg: PretrainConfig,
-    progress: Progress,
+    progress: Progress[dict],
 ) -> dict:
     steps, batch_size, max_len, log_every = cfg.steps, cfg.batch_size, cfg.max_len, cfg.log_every
     seed, lr = cfg.seed, cfg.lr
@@ -101,7 +97,7 @@ def _train_lm(
         losses.append(float(loss.detach()))
         if (step + 1) % log_every == 0 or step + 1 == steps:
             recent = sum(losses[-log_every:]) / len(losses[-log_every:])
-            progress((step + 1) / steps, {"loss": recent, "step": step + 1})
+            progress(step_fraction(step, steps), {"loss": recent, "step": step + 1})
     model.eval()
     window = max(1, min(log_every, steps // 4 or 1))
     return {
@@ -120,7 +116,7 @@ def _train_phase(
     tok: PreTrainedTokenizerFast,
     examples: Sequence[tuple[str, str]],
     cfg: PretrainConfig,
-    progress: Progress,
+    progress: Progress[dict],
     out_dir: str | Path | None,
     sample_queries: Sequence[str],
 ) -> PhaseResult:
@@ -135,7 +131,7 @@ def pretrain(
     tok: PreTrainedTokenizerFast,
     texts: Sequence[str],
     cfg: PretrainConfig = PretrainConfig(),
-    progress: Progress = _no_progress,
+    progress: Progress[dict] = no_progress,
     out_dir: str | Path | None = None,
     sample_queries: Sequence[str] = (),
 ) -> PhaseResult:
@@ -149,7 +145,7 @@ def finetune(
     tok: PreTrainedTokenizerFast,
     pairs: Sequence[tuple[str, str]],
     cfg: SFTConfig = SFTConfig(),
-    progress: Progress = _no_progress,
+    progress: Progress[dict] = no_progress,
     out_dir: str | Path | None = None,
     sample_queries: Sequence[str] = (),
 ) -> PhaseResult:
