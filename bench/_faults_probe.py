@@ -68,20 +68,20 @@ class Probe:
     def live_models(self) -> dict[str, tuple[int, str]]:
         """aspect -> (live version id, hash of its artifact files)."""
         rows = self.query(
-            "SELECT aspect, id, artifact FROM rewards_modelversion "
-            "WHERE project_id = %s AND status = 'live'",
+            "SELECT slot, id, artifact FROM workers_modelversion "
+            "WHERE project_id = %s AND family = 'aspect_reward' AND status = 'live'",
             (self.project,),
         )
         return {aspect: (pk, self.artifact_hash(artifact)) for aspect, pk, artifact in rows}
 
     def artifact_hashes(self, version_ids: list[int]) -> dict[int, str]:
         rows = self.query(
-            "SELECT id, artifact FROM rewards_modelversion WHERE id = ANY(%s)", (version_ids,)
+            "SELECT id, artifact FROM workers_modelversion WHERE id = ANY(%s)", (version_ids,)
         )
         return {pk: self.artifact_hash(artifact) for pk, artifact in rows}
 
     def versions_of_job(self, job_id: int) -> set[int]:
-        rows = self.query("SELECT id FROM rewards_modelversion WHERE job_id = %s", (job_id,))
+        rows = self.query("SELECT id FROM workers_modelversion WHERE job_id = %s", (job_id,))
         return {r[0] for r in rows}
 
     def artifact_hash(self, artifact: str) -> str:

@@ -32,9 +32,10 @@ def _loops(project: Project) -> dict[str, bool]:
     """Which loops a project takes part in, from its items and models. A project with
     neither is an ad-image one (where new projects start)."""
     kinds = set(project.items.values_list("kind", flat=True).distinct())
-    families = set(project.pipeline_versions.values_list("family", flat=True).distinct())
+    families = set(project.model_versions.values_list("family", flat=True).distinct())
+    image_families = {"aspect_reward", "generator"}
     return {
-        "images": "ad_image" in kinds or "generator" in families or not (kinds or families),
+        "images": "ad_image" in kinds or bool(image_families & families) or not (kinds or families),
         "qe": "query_expansion" in kinds or "query_expansion" in families,
         "agents": "agent_trace" in kinds or "agent_policy" in families,
     }

@@ -1,22 +1,6 @@
 from django.contrib import admin
 
-from rewards.models import Audit, Decision, Gate, ModelVersion
-
-
-@admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "project",
-        "aspect",
-        "version",
-        "status",
-        "created_at",
-        "promoted_at",
-        "promoted_by",
-    ]
-    list_filter = ["project", "aspect", "status"]
-    readonly_fields = ["artifact", "label_snapshot", "metrics", "loss_curve", "created_at"]
+from rewards.models import Audit, Decision, Gate
 
 
 @admin.register(Gate)

@@ -1,4 +1,5 @@
-"""Reward-model versions, the launch gate of each project, per-image decisions, audits."""
+"""The launch gate of each project, per-image decisions, audits. The reward models
+themselves are versions in the one model registry (``workers.ModelVersion``)."""
 
 from __future__ import annotations
 
@@ -8,49 +9,6 @@ from django.db.models import Q
 
 from jdreview.models import Project
 from labeling.models import Item
-
-
-class ModelVersion(models.Model):
-    """One trained model of one aspect. At most one version per (project, aspect) is live."""
-
-    class Status(models.TextChoices):
-        CANDIDATE = "candidate", "Candidate"
-        LIVE = "live", "Live"
-        RETIRED = "retired", "Retired"
-        REJECTED = "rejected", "Rejected"
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
-    aspect = models.CharField(max_length=50)
-    version = models.PositiveIntegerField()
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CANDIDATE)
-    config = models.JSONField(default=dict)
-    artifact = models.CharField(max_length=500, help_text="Folder under the artifact root.")
-    label_snapshot = models.JSONField(default=dict, help_text="Which labels it was trained on.")
-    metrics = models.JSONField(default=dict, help_text="Held-out AUC, accuracy, calibration.")
-    loss_curve = models.JSONField(default=list, blank=True)
-    job = models.ForeignKey("workers.Job", null=True, blank=True, on_delete=models.SET_NULL)
-    promoted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    promotion_note = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    promoted_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["project", "aspect", "-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["project", "aspect", "version"], name="unique_model_version"
-            ),
-            models.UniqueConstraint(
-                fields=["project", "aspect"],
-                condition=Q(status="live"),
-                name="one_live_model_per_aspect",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.aspect} v{self.version} ({self.status})"
 
 
 class Gate(models.Model):

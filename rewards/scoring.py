@@ -12,9 +12,11 @@ from jdreview.models import Project
 from labeling.models import UNJUDGED, Item
 from rewards.audits import decisions_record, gate_for
 from rewards.located import known_boxes, store_boxes
-from rewards.models import Decision, ModelVersion
-from rewards.registry import artifact_path, live_versions
+from rewards.models import Decision
+from rewards.registry import live_versions
 from rewards.training import training_snapshot
+from workers.models import ModelVersion
+from workers.versions import artifact_path
 
 SCORE_BATCH = 512
 

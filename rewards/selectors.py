@@ -13,7 +13,10 @@ from scipy.stats import beta
 
 from jdreview.models import Project
 from labeling.schemas import AD_ASPECTS
-from rewards.models import Audit, Decision, ModelVersion
+from rewards.models import Audit, Decision
+from rewards.registry import FAMILY
+from workers.models import ModelVersion
+from workers.versions import versions_of
 
 CONFIDENCE = 0.95
 
@@ -123,7 +126,7 @@ def gate_metrics_by_day(project: Project, limit: int = 30) -> list[tuple[date, G
 
 def versions_by_aspect(project: Project) -> dict[str, list[ModelVersion]]:
     out: dict[str, list[ModelVersion]] = {}
-    for v in ModelVersion.objects.filter(project=project).order_by("aspect", "-version"):
-        out.setdefault(v.aspect, []).append(v)
+    for v in versions_of(project, FAMILY):
+        out.setdefault(v.slot, []).append(v)
     order = {a: i for i, a in enumerate(AD_ASPECTS)}
     return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], len(order))))

@@ -9,26 +9,21 @@ than the live model. Then the gate is recalibrated and new images are scored.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 
 from jdreview.models import Project
 from labeling.models import Annotation, Item
 from labeling.schemas import AD_ASPECTS
-from rewards.models import ModelVersion
-from rewards.registry import PromotionError, check_artifact, model_promote_if_not_worse
+from rewards.registry import FAMILY, PromotionError, check_artifact, model_promote_if_not_worse
+from workers.models import ModelVersion
 from workers.reporter import json_safe
+from workers.versions import artifact_dir, model_version_create, model_version_reject
 
 LABEL_FIELDS = (*AD_ASPECTS, "usable")
 MIN_LABELED_ITEMS = 20
@@ -91,7 +86,7 @@ def training_snapshot(project: Project, *, method: str = "dawid_skene") -> Snaps
 
 
 def labels_since_last_training(project: Project) -> int:
-    snapshots = ModelVersion.objects.filter(project=project).values_list(
+    snapshots = ModelVersion.objects.filter(project=project, family=FAMILY).values_list(
         "label_snapshot", flat=True
     )
     last = max((s.get("max_annotation_id", 0) for s in snapshots), default=0)
@@ -143,33 +138,6 @@ def _reference_bank(items: list[Item], size: int, kind: str) -> tuple[np.ndarray
     return np.stack(bank), np.asarray(index, dtype=np.int64)
 
 
-def _next_version(project: Project, aspect: str) -> int:
-    last = ModelVersion.objects.filter(project=project, aspect=aspect).aggregate(m=Max("version"))
-    return (last["m"] or 0) + 1
-
-
-def _save_artifact(
-    model: Any, project: Project, aspect: str, version: int, metadata: dict[str, Any]
-) -> str:
-    """Write into a temporary folder beside the final one, then rename: a reader never sees
-    a half-written artifact, and a killed job leaves only a temp folder behind."""
-    from rewards.ml.model import save
-
-    relative = f"{project.slug}/{aspect}/v{version}"
-    final = Path(settings.ARTIFACT_ROOT) / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".v{version}-", dir=final.parent))
-    try:
-        save(model, tmp, metadata=metadata)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return relative
-
-
 def train_aspects(
     *,
     project: Project,
@@ -183,6 +151,7 @@ def train_aspects(
     import torch
 
     from rewards.ml.aspects import default_registry
+    from rewards.ml.model import save
     from rewards.ml.train import TrainConfig, train_aspect
 
     registry = default_registry()
@@ -252,22 +221,20 @@ def train_aspects(
             progress=progress,
             seed=seed,
         )
-        version_no = _next_version(project, aspect)
         metrics = json_safe(
             {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.metrics.items()}
         )
-        relative = _save_artifact(
-            result.model, project, aspect, version_no, {"aspect": aspect, "metrics": metrics}
-        )
-        with transaction.atomic():
-            version = ModelVersion.objects.create(
+        with artifact_dir() as saved:
+            save(result.model, saved, metadata={"aspect": aspect, "metrics": metrics})
+            version = model_version_create(
                 project=project,
-                aspect=aspect,
-                version=version_no,
+                family=FAMILY,
+                slot=aspect,
+                name="train",
+                saved_dir=saved,
                 config=spec.model_config().to_dict(),
-                artifact=relative,
-                label_snapshot=snapshot.info,
                 metrics=metrics,
+                label_snapshot=snapshot.info,
                 loss_curve=[round(x, 5) for x in result.loss_curve],
                 job=job,
             )
@@ -276,13 +243,12 @@ def train_aspects(
             check_artifact(version)
             promoted = model_promote_if_not_worse(version=version)
         except PromotionError:
-            version.status = ModelVersion.Status.REJECTED
-            version.save(update_fields=["status"])
+            model_version_reject(version=version)
             raise
         if reporter:
             auc = metrics.get("auc")
             reporter.log(
-                f"{aspect} v{version_no}: held-out AUC "
+                f"{aspect} v{version.version}: held-out AUC "
                 f"{'n/a (one class)' if auc is None else f'{auc:.3f}'}"
                 f" → {'live' if promoted else 'candidate (worse than live)'}"
             )

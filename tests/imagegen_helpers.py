@@ -7,8 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from jdreview.models import Product, Project
-from rewards.models import ModelVersion
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 
 
 def world_catalog() -> list[Product]:
@@ -18,7 +17,7 @@ def world_catalog() -> list[Product]:
     return list(world_products_sync().values())
 
 
-def saved_generator(project: Project, *, layers: int = 2, seed: int = 0) -> PipelineVersion:
+def saved_generator(project: Project, *, layers: int = 2, seed: int = 0) -> ModelVersion:
     """An untrained tiny generator registered (and judged) like a trained one: enough for
     the app's plumbing, in a second."""
     import torch
@@ -53,8 +52,10 @@ def live_reward_models(project: Project) -> dict[str, ModelVersion]:
         save(AspectNet(spec.model_config()).eval(), Path(settings.ARTIFACT_ROOT) / relative)
         live[spec.name] = ModelVersion.objects.create(
             project=project,
-            aspect=spec.name,
+            family=ModelVersion.Family.ASPECT_REWARD,
+            slot=spec.name,
             version=1,
+            name="train",
             status=ModelVersion.Status.LIVE,
             artifact=relative,
             metrics={"auc": 0.5},

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from jdreview.models import Project
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 from workers.qe.catalog import catalog_sync
-from workers.versions import artifact_dir, pipeline_version_create
+from workers.versions import artifact_dir, model_version_create
 
 
 @pytest.fixture(scope="session")
@@ -31,10 +31,10 @@ def tiny_qe_model(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
-def register_model(project: Project, source: Path, name: str = "sft", **kw) -> PipelineVersion:  # type: ignore[no-untyped-def]
+def register_model(project: Project, source: Path, name: str = "sft", **kw) -> ModelVersion:  # type: ignore[no-untyped-def]
     with artifact_dir() as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
-        return pipeline_version_create(
+        return model_version_create(
             project=project, family="query_expansion", name=name, saved_dir=tmp, **kw
         )
 

@@ -16,9 +16,10 @@ from labeling.models import Annotation, Item
 from rewards import scoring
 from rewards.ml.aspects import AspectRegistry, AspectSpec
 from rewards.ml.train import split_for
-from rewards.models import Audit, Decision, ModelVersion
+from rewards.models import Audit, Decision
 from rewards.selectors import gate_metrics
 from tests.factories import ItemFactory
+from workers.models import ModelVersion
 
 pytestmark = [pytest.mark.django_db]
 ASPECTS = ("shape", "placement", "color")
@@ -71,7 +72,13 @@ def scored_world(project, annotator, monkeypatch):  # type: ignore[no-untyped-de
     fake = StandInEnsemble(truths)
     versions = {
         a: ModelVersion.objects.create(
-            project=project, aspect=a, version=1, status="live", artifact="-"
+            project=project,
+            family="aspect_reward",
+            slot=a,
+            version=1,
+            name="train",
+            status="live",
+            artifact="-",
         )
         for a in ASPECTS
     }

@@ -6,7 +6,7 @@ import pytest
 
 from jdreview.models import Project
 from labeling.models import Item
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 
 pytestmark = [pytest.mark.django_db]
 
@@ -23,10 +23,10 @@ def test_demo_seed_trains_a_generator_and_generates_once(settings, tmp_path, mon
     lines: list[str] = []
     demo.seed(log=lines.append)
     project = Project.objects.get(slug=demo.OWN_PROJECT)
-    version = PipelineVersion.objects.get(project=project, family="generator")
+    version = ModelVersion.objects.get(project=project, family="generator")
     assert version.status == "live" and version.config["num_layers"] == 2
     assert Item.objects.filter(project=project, source="generated").count() == 2
     demo.seed(log=lines.append)
-    assert PipelineVersion.objects.count() == 1
+    assert ModelVersion.objects.count() == 1
     assert Item.objects.filter(source="generated").count() == 2
     assert any("Generator demo ready" in line for line in lines)

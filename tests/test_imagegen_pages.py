@@ -12,8 +12,8 @@ from jdreview.roles import Role
 from labeling.models import Item
 from tests.factories import ItemFactory, UserFactory
 from tests.imagegen_helpers import saved_generator, world_catalog
-from workers.models import Job, PipelineVersion
-from workers.versions import artifact_dir, pipeline_version_create
+from workers.models import Job, ModelVersion
+from workers.versions import artifact_dir, model_version_create
 
 pytestmark = [pytest.mark.django_db]
 
@@ -35,11 +35,11 @@ def _client(user) -> Client:  # type: ignore[no-untyped-def]
     return c
 
 
-def _fake_version(project, *, name: str, metrics: dict, parent=None) -> PipelineVersion:  # type: ignore[no-untyped-def]
+def _fake_version(project, *, name: str, metrics: dict, parent=None) -> ModelVersion:  # type: ignore[no-untyped-def]
     """A registered version with given metrics (its files are not a model: pages only)."""
     with artifact_dir() as tmp:
         (tmp / "generator_config.json").write_text("{}")
-        return pipeline_version_create(
+        return model_version_create(
             project=project,
             family="generator",
             name=name,
@@ -50,7 +50,7 @@ def _fake_version(project, *, name: str, metrics: dict, parent=None) -> Pipeline
         )
 
 
-def _pruned(project) -> PipelineVersion:  # type: ignore[no-untyped-def]
+def _pruned(project) -> ModelVersion:  # type: ignore[no-untyped-def]
     from workers.pipelines.imagegen.curve import analyze
 
     plan = analyze(INFLUENCE, eps=0.05)

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.factories import ProjectFactory
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 from workers.versions import (
     VersionError,
     artifact_dir,
     artifact_path,
     live_version,
-    pipeline_version_create,
-    pipeline_version_promote,
+    model_version_create,
+    model_version_promote,
 )
 
 # Transactions and constraints differ between SQLite and PostgreSQL.
@@ -34,12 +34,12 @@ def _save(tmp: Path, text: str) -> None:
 def test_a_saved_folder_becomes_a_numbered_version_with_its_files(project) -> None:  # type: ignore[no-untyped-def]
     with artifact_dir() as tmp:
         _save(tmp, '{"n_layer": 2}')
-        v1 = pipeline_version_create(
+        v1 = model_version_create(
             project=project, family="query_expansion", name="sft", saved_dir=tmp
         )
     with artifact_dir() as tmp:
         _save(tmp, '{"n_layer": 2}')
-        v2 = pipeline_version_create(
+        v2 = model_version_create(
             project=project, family="query_expansion", name="ppo", saved_dir=tmp, parent=v1
         )
     assert (v1.version, v2.version) == (1, 2)
@@ -48,18 +48,18 @@ def test_a_saved_folder_becomes_a_numbered_version_with_its_files(project) -> No
     # Numbers are per family: the first generator of the project is v1 again.
     with artifact_dir() as tmp:
         _save(tmp, "{}")
-        g = pipeline_version_create(project=project, family="generator", name="tiny", saved_dir=tmp)
+        g = model_version_create(project=project, family="generator", name="tiny", saved_dir=tmp)
     assert g.version == 1
 
 
 def test_an_empty_or_unknown_save_registers_nothing(project) -> None:  # type: ignore[no-untyped-def]
     with artifact_dir() as tmp, pytest.raises(VersionError, match="nothing was saved"):
-        pipeline_version_create(project=project, family="generator", name="x", saved_dir=tmp)
+        model_version_create(project=project, family="generator", name="x", saved_dir=tmp)
     with artifact_dir() as tmp:
         _save(tmp, "{}")
         with pytest.raises(VersionError, match="unknown model family"):
-            pipeline_version_create(project=project, family="nope", name="x", saved_dir=tmp)
-    assert not PipelineVersion.objects.exists()
+            model_version_create(project=project, family="nope", name="x", saved_dir=tmp)
+    assert not ModelVersion.objects.exists()
 
 
 def test_promotion_keeps_one_live_version_per_family(project) -> None:  # type: ignore[no-untyped-def]
@@ -68,15 +68,15 @@ def test_promotion_keeps_one_live_version_per_family(project) -> None:  # type: 
         with artifact_dir() as tmp:
             _save(tmp, "{}")
             versions.append(
-                pipeline_version_create(
+                model_version_create(
                     project=project, family="agent_policy", name=name, saved_dir=tmp, promote=True
                 )
             )
-    a, b = (PipelineVersion.objects.get(pk=v.pk) for v in versions)
+    a, b = (ModelVersion.objects.get(pk=v.pk) for v in versions)
     assert (a.status, b.status) == ("retired", "live")
     assert live_version(project, "agent_policy") == b
     assert live_version(ProjectFactory(), "agent_policy") is None
-    pipeline_version_promote(version=a)
+    model_version_promote(version=a)
     assert live_version(project, "agent_policy") == a
 
 
@@ -85,8 +85,8 @@ def test_a_version_whose_files_are_gone_cannot_go_live(project) -> None:  # type
 
     with artifact_dir() as tmp:
         _save(tmp, "{}")
-        v = pipeline_version_create(project=project, family="generator", name="x", saved_dir=tmp)
+        v = model_version_create(project=project, family="generator", name="x", saved_dir=tmp)
     shutil.rmtree(artifact_path(v))
     with pytest.raises(VersionError, match="missing"):
-        pipeline_version_promote(version=v)
+        model_version_promote(version=v)
     assert live_version(project, "generator") is None

@@ -9,7 +9,7 @@ import torch
 from jdreview.models import Membership, Product, Project
 from labeling.models import Item
 from tests.factories import UserFactory
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 from workers.qe import demo
 from workers.qe.catalog import catalog_sync
 
@@ -32,11 +32,11 @@ def test_the_demo_seeds_a_working_loop_once(groups) -> None:  # type: ignore[no-
     demo.seed(log=lines.append)
     project = Project.objects.get(slug=demo.SLUG)
     assert Product.objects.count() == 600
-    live = PipelineVersion.objects.get(project=project, status="live")
+    live = ModelVersion.objects.get(project=project, status="live")
     assert live.name == "sft" and live.parent.name == "pretrain"
     assert project.items.filter(kind=Item.Kind.QUERY_EXPANSION).count() == 6
     assert Membership.objects.filter(project=project, user__username="annotator").exists()
     assert any("queued for review" in line for line in lines)
     demo.seed(log=lines.append)
-    assert PipelineVersion.objects.filter(project=project).count() == 2
+    assert ModelVersion.objects.filter(project=project).count() == 2
     assert project.items.count() == 6

@@ -10,7 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from rewards import registry
-from rewards.models import ModelVersion
+from workers.models import ModelVersion
+from workers.versions import VersionError, model_version_promote
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,13 @@ def make_version(project, aspect: str, number: int, auc: float) -> ModelVersion:
     relative = f"{project.slug}/{aspect}/v{number}"
     save(AspectNet(spec.model_config()), Path(settings.ARTIFACT_ROOT) / relative)
     return ModelVersion.objects.create(
-        project=project, aspect=aspect, version=number, artifact=relative, metrics={"auc": auc}
+        project=project,
+        family=registry.FAMILY,
+        slot=aspect,
+        version=number,
+        name="train",
+        artifact=relative,
+        metrics={"auc": auc},
     )
 
 
@@ -59,7 +66,7 @@ def test_first_model_goes_live_and_a_worse_one_does_not(project):
 
 def test_manual_promotion_and_one_click_rollback(project, manager):
     v1 = make_version(project, "shape", 1, auc=0.90)
-    registry.model_promote(version=v1)
+    model_version_promote(version=v1)
     v2 = make_version(project, "shape", 2, auc=0.85)
     client = Client()
     client.force_login(manager)
@@ -73,24 +80,24 @@ def test_manual_promotion_and_one_click_rollback(project, manager):
 
 def test_corrupt_or_missing_artifact_never_goes_live(project, settings):
     v1 = make_version(project, "shape", 1, auc=0.90)
-    registry.model_promote(version=v1)
+    model_version_promote(version=v1)
     v2 = make_version(project, "shape", 2, auc=0.99)
     weights = Path(settings.ARTIFACT_ROOT) / v2.artifact / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(registry.PromotionError, match="cannot be loaded"):
+    with pytest.raises(VersionError, match="cannot be loaded"):
         registry.model_promote_if_not_worse(version=v2)
     v3 = make_version(project, "shape", 3, auc=0.99)
     (Path(settings.ARTIFACT_ROOT) / v3.artifact / "config.json").unlink()
-    with pytest.raises(registry.PromotionError):
-        registry.model_promote(version=v3)
+    with pytest.raises(VersionError):
+        model_version_promote(version=v3)
     assert live(project).pk == v1.pk
 
 
 def test_only_one_live_version_per_aspect(project):
     for n in range(1, 4):
-        registry.model_promote(version=make_version(project, "color", n, auc=0.5 + n / 10))
+        model_version_promote(version=make_version(project, "color", n, auc=0.5 + n / 10))
     statuses = list(
-        ModelVersion.objects.filter(project=project, aspect="color")
+        ModelVersion.objects.filter(project=project, slot="color")
         .order_by("version")
         .values_list("status", flat=True)
     )

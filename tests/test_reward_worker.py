@@ -12,12 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.world_seed import simulate_labels, world_seed
-from rewards.models import ModelVersion
 from rewards.registry import live_versions
 from rewards.training import train_aspects
 from tests.worker import celery_worker, wait_for
 from workers import services
-from workers.models import Job
+from workers.models import Job, ModelVersion
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.backend]
 
@@ -45,4 +44,4 @@ def test_killed_training_leaves_the_live_model(project, groups, settings, tmp_pa
     services.jobs_reap_stale(now=later)
     assert Job.objects.get(pk=job.pk).status == Job.Status.FAILED
     assert live_versions(project)["shape"].pk == before.pk
-    assert not ModelVersion.objects.filter(project=project, aspect="shape", version=2).exists()
+    assert not ModelVersion.objects.filter(project=project, slot="shape", version=2).exists()

@@ -60,17 +60,19 @@ class Job(models.Model):
         return round(self.progress * 100)
 
 
-class PipelineVersion(models.Model):
-    """A saved model of one of the long pipelines: an image generator, a query-expansion
-    language model, an agent policy. Reward models (per aspect, behind the launch gate)
-    have their own registry in ``rewards``; these are what the workers train and serve.
+class ModelVersion(models.Model):
+    """The one registry of trained models: a saved model of one family (an aspect reward
+    model, an image generator, a query-expansion language model, an agent policy) with its
+    evaluation and where it stands.
 
-    ``artifact`` is a folder under the artifact root in the library's own format
-    (``save_pretrained``). At most one version per (project, family) is live: the one the
-    app serves (expansions, generated ads, the agent under evaluation).
+    ``artifact`` is a folder under the artifact root in the library's own format, unique
+    per version and never rewritten (``workers/versions.py`` writes it). ``slot`` names what
+    has one live version inside a family: the aspect of a reward model, "" for families
+    with a single live model. At most one version per (project, family, slot) is live.
     """
 
     class Family(models.TextChoices):
+        ASPECT_REWARD = "aspect_reward", "Aspect reward model"
         GENERATOR = "generator", "Image generator"
         QUERY_EXPANSION = "query_expansion", "Query-expansion model"
         AGENT_POLICY = "agent_policy", "Agent policy"
@@ -79,17 +81,27 @@ class PipelineVersion(models.Model):
         CANDIDATE = "candidate", "Candidate"
         LIVE = "live", "Live"
         RETIRED = "retired", "Retired"
+        # Its artifact failed the family's check when read back: it can never go live.
+        REJECTED = "rejected", "Rejected"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pipeline_versions")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
     family = models.CharField(max_length=30, choices=Family.choices)
+    slot = models.CharField(
+        max_length=50, blank=True, default="", help_text="The aspect of a reward model."
+    )
     version = models.PositiveIntegerField()
     name = models.CharField(
-        max_length=100, help_text="What made it: 'pretrain', 'sft', 'ppo', 'rl', 'pruned'…"
+        max_length=100,
+        help_text="What made it: 'train', 'pretrain', 'sft', 'ppo', 'rl', 'pruned'…",
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CANDIDATE)
     config = models.JSONField(default=dict, blank=True)
     artifact = models.CharField(max_length=500, help_text="Folder under the artifact root.")
     metrics = models.JSONField(default=dict, blank=True)
+    label_snapshot = models.JSONField(
+        default=dict, blank=True, help_text="Which labels it was trained on."
+    )
+    loss_curve = models.JSONField(default=list, blank=True)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
@@ -99,19 +111,33 @@ class PipelineVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="promoted_model_versions",
+    )
+    promotion_note = models.CharField(max_length=300, blank=True)
 
     class Meta:
-        ordering = ["project", "family", "-version"]
+        ordering = ["project", "family", "slot", "-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["project", "family", "version"], name="unique_pipeline_version"
+                fields=["project", "family", "slot", "version"], name="unique_version_per_slot"
             ),
             models.UniqueConstraint(
-                fields=["project", "family"],
+                fields=["project", "family", "slot"],
                 condition=models.Q(status="live"),
-                name="one_live_pipeline_version",
+                name="one_live_version_per_slot",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_family_display()} v{self.version} {self.name} ({self.status})"
+        slot = f" {self.slot}" if self.slot else ""
+        return f"{self.get_family_display()}{slot} v{self.version} {self.name} ({self.status})"
+
+    @property
+    def aspect(self) -> str:
+        """The aspect of a reward model (its slot), as the reward pages and jobs call it."""
+        return self.slot

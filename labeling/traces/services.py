@@ -24,7 +24,7 @@ class NewTrace:
     trace: Trace
     agent: str
     run: int = 0
-    agent_version: int | None = None  # PipelineVersion id of the policy that made it
+    agent_version: int | None = None  # ModelVersion id of the policy that made it
     external_id: str = ""
     is_gold: bool = False
     extra_truth: dict = field(default_factory=dict)

@@ -11,7 +11,7 @@ from labeling.models import Item
 from labeling.traces.services import NewTrace, trace_items_create
 from workers.agents.policies import FAMILY, one_cpu_thread, policy_label, policy_load
 from workers.agents.world import agent_world, task_split
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 from workers.pipelines.agents.scripted import FLAWS, run_scripted
 from workers.pipelines.agents.world import Task
 from workers.versions import live_version
@@ -73,7 +73,7 @@ def traces_generate(
 
 @one_cpu_thread
 def _policy_traces(
-    version: PipelineVersion,
+    version: ModelVersion,
     tasks: list[Task],
     *,
     runs: int,

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
+from workers.pipelines.runtime import torch_threads
 from workers.versions import artifact_path
 
-FAMILY = PipelineVersion.Family.AGENT_POLICY
+FAMILY = ModelVersion.Family.AGENT_POLICY
 
 
-def policy_label(version: PipelineVersion) -> str:
+def policy_label(version: ModelVersion) -> str:
     """How traces and pages name the agent a version is: 'policy v3 (dpo)'."""
     return f"policy v{version.version} ({version.name})"
 
 
-def policy_load(version: PipelineVersion) -> tuple[Any, Any]:
+def policy_load(version: ModelVersion) -> tuple[Any, Any]:
     """(model, tokenizer) of a saved policy."""
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -37,18 +37,4 @@ def one_cpu_thread(fn: F) -> F:
     The tiny policies gain nothing from intra-op threads, and on a shared CPU their spinning
     threads cost many times over: one evaluation measured 48 s with two threads on a busy
     2-core machine, 4 s with one."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import torch
-
-        if torch.cuda.is_available():
-            return fn(*args, **kwargs)
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            torch.set_num_threads(before)
-
-    return wrapper  # type: ignore[return-value]
+    return torch_threads(1, cpu_only=True)(fn)

@@ -10,7 +10,7 @@ from jdreview.models import Project
 from labeling.models import Annotation, Item
 from labeling.traces.records import pretty_json
 from workers.agents.policies import FAMILY
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 
 SCORE_JOB = "agent_score"
 TRAIN_JOBS = ("agent_train_base", "agent_train_dpo", "agent_train_explicit")
@@ -68,9 +68,9 @@ def score_rows(job: Job, items: list[Item]) -> list[dict[str, Any]]:
     return rows
 
 
-def policy_versions(project: Project) -> list[PipelineVersion]:
+def policy_versions(project: Project) -> list[ModelVersion]:
     return list(
-        PipelineVersion.objects.filter(project=project, family=FAMILY)
+        ModelVersion.objects.filter(project=project, family=FAMILY)
         .select_related("parent", "job")
         .order_by("-version")
     )

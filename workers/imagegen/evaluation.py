@@ -17,28 +17,29 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import User
 
 from jdreview.models import Project
+from rewards.ml.aspects import AD_ASPECTS
 from workers.imagegen.data import heldout_set
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 from workers.versions import (
     VersionError,
     artifact_dir,
     artifact_path,
     live_version,
-    pipeline_version_create,
+    model_version_create,
 )
 
 if TYPE_CHECKING:
     from workers.pipelines.imagegen.ensemble_reward import EnsembleReward
     from workers.pipelines.imagegen.model import AdImageGenerator
 
-FAMILY = PipelineVersion.Family.GENERATOR
+FAMILY = ModelVersion.Family.GENERATOR
 SAMPLES = "samples"
-ASPECTS = ("shape", "placement", "color")
+ASPECTS = AD_ASPECTS
 
 
-def generator_for(project: Project, version_id: int | None) -> PipelineVersion:
+def generator_for(project: Project, version_id: int | None) -> ModelVersion:
     """The named generator version of this project, or the live one (else the newest)."""
-    qs = PipelineVersion.objects.filter(project=project, family=FAMILY)
+    qs = ModelVersion.objects.filter(project=project, family=FAMILY)
     if version_id is not None:
         version = qs.filter(pk=version_id).first()
         if version is None:
@@ -50,11 +51,12 @@ def generator_for(project: Project, version_id: int | None) -> PipelineVersion:
     return version
 
 
-def model_load(version: PipelineVersion) -> AdImageGenerator:
-    from workers.pipelines.imagegen.model import AdImageGenerator, pick_device
+def model_load(version: ModelVersion) -> AdImageGenerator:
+    from workers.pipelines.imagegen.model import AdImageGenerator
+    from workers.pipelines.runtime import device
 
     try:
-        return AdImageGenerator.from_pretrained(artifact_path(version), device=pick_device())
+        return AdImageGenerator.from_pretrained(artifact_path(version), device=device())
     except (OSError, ValueError) as exc:
         raise VersionError(f"generator v{version.version} cannot be loaded: {exc}") from exc
 
@@ -63,17 +65,16 @@ def live_reward(project: Project) -> tuple[EnsembleReward, dict[str, int]] | Non
     """The live reward ensemble as a differentiable reward, with its model versions; None
     when some aspect has no live model (the gate cannot launch then either)."""
     from rewards.ml.aspects import default_registry
-    from rewards.registry import artifact_path as reward_artifact
     from rewards.registry import live_versions
     from workers.pipelines.imagegen.ensemble_reward import EnsembleReward
-    from workers.pipelines.imagegen.model import pick_device
+    from workers.pipelines.runtime import device
 
     live = live_versions(project)
     wanted = [s.name for s in default_registry().models()]
     if any(a not in live for a in wanted):
         return None
-    folders = {a: reward_artifact(live[a]) for a in wanted}
-    return EnsembleReward.load(folders, device=pick_device()), {a: live[a].pk for a in wanted}
+    folders = {a: artifact_path(live[a]) for a in wanted}
+    return EnsembleReward.load(folders, device=device()), {a: live[a].pk for a in wanted}
 
 
 def evaluate_heldout(
@@ -128,7 +129,7 @@ def _write_samples(folder: Path, ads: list[Any], records: list[dict[str, Any]]) 
     (out / "index.json").write_text(json.dumps(records, indent=1))
 
 
-def samples_of(version: PipelineVersion) -> list[dict[str, Any]]:
+def samples_of(version: ModelVersion) -> list[dict[str, Any]]:
     """The held-out ads saved with a version (index, title, seed, oracle verdict, reward)."""
     path = artifact_path(version) / SAMPLES / "index.json"
     try:
@@ -138,7 +139,7 @@ def samples_of(version: PipelineVersion) -> list[dict[str, Any]]:
     return [{**r, "index": i} for i, r in enumerate(records)]
 
 
-def sample_file(version: PipelineVersion, index: int) -> Path | None:
+def sample_file(version: ModelVersion, index: int) -> Path | None:
     path = artifact_path(version) / SAMPLES / f"{int(index)}.png"
     return path if path.is_file() else None
 
@@ -154,11 +155,11 @@ def version_save(
     name: str,
     metrics: dict[str, Any],
     reward: EnsembleReward | None,
-    parent: PipelineVersion | None = None,
+    parent: ModelVersion | None = None,
     job: Job | None = None,
     user: User | None = None,
     promote: bool = False,
-) -> PipelineVersion:
+) -> ModelVersion:
     """Judge the model on the held-out set, then register it with its samples."""
     from workers.reporter import json_safe
 
@@ -171,7 +172,7 @@ def version_save(
     with artifact_dir() as tmp:
         model.save_pretrained(tmp)
         _write_samples(tmp, ads, records)
-        return pipeline_version_create(
+        return model_version_create(
             project=project,
             family=FAMILY,
             name=name,

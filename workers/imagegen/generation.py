@@ -22,7 +22,7 @@ from labeling.models import Item
 from labeling.uploads import check_image
 from workers.imagegen.data import GeneratorDataError, product_cutout
 from workers.imagegen.evaluation import ASPECTS, generator_for, model_load
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 
 BATCH = 8
 
@@ -59,7 +59,7 @@ def _new_item(
     cutout: Any,
     *,
     product: Product,
-    version: PipelineVersion | None,
+    version: ModelVersion | None,
     external_id: str,
     job: Job | None,
     attempt: int,
@@ -108,7 +108,7 @@ def ads_generate(
     product: Product,
     count: int,
     recurrent: bool = False,
-    version: PipelineVersion | None = None,
+    version: ModelVersion | None = None,
     seed: int = 0,
     job: Job | None = None,
     reporter: Any = None,

@@ -10,27 +10,27 @@ from django.http import Http404
 
 from jdreview.models import Product, Project
 from labeling.models import Item
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 
-FAMILY = PipelineVersion.Family.GENERATOR
+FAMILY = ModelVersion.Family.GENERATOR
 
 
-def generator_versions(project: Project) -> list[PipelineVersion]:
+def generator_versions(project: Project) -> list[ModelVersion]:
     return list(
-        PipelineVersion.objects.filter(project=project, family=FAMILY)
+        ModelVersion.objects.filter(project=project, family=FAMILY)
         .select_related("parent", "job", "created_by")
         .order_by("-version")
     )
 
 
-def generator_version(project: Project, version_id: int | str) -> PipelineVersion:
+def generator_version(project: Project, version_id: int | str) -> ModelVersion:
     """A generator version of this project, else 404 (ids of other projects included)."""
     try:
         pk = int(version_id)
     except (TypeError, ValueError):
         raise Http404("no such generator version") from None
     version = (
-        PipelineVersion.objects.filter(project=project, family=FAMILY, pk=pk)
+        ModelVersion.objects.filter(project=project, family=FAMILY, pk=pk)
         .select_related("parent", "job")
         .first()
     )
@@ -55,7 +55,7 @@ class PruningView:
     rerun: bool
 
 
-def pruning_view(version: PipelineVersion, eps: float | None) -> PruningView | None:
+def pruning_view(version: ModelVersion, eps: float | None) -> PruningView | None:
     from workers.pipelines.imagegen.curve import analyze
 
     stored = version.metrics.get("pruning")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from jdreview.models import Project
 from jdreview.panels import Panel
 from labeling.models import Item
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 from workers.qe.charts import reward_svg
 from workers.qe.selectors import acceptance
 from workers.versions import versions_of
 
-FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
+FAMILY = ModelVersion.Family.QUERY_EXPANSION.value
 
 
 def panel(project: Project) -> Panel | None:

@@ -16,19 +16,19 @@ from django.db import transaction
 
 from jdreview.models import Project
 from labeling.models import Item
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 from workers.qe.catalog import query_world
 from workers.qe.search import bm25_engine, products_by_sku
 from workers.qe.serving import NoLiveModel, expand_terms
 from workers.versions import live_version, versions_of
 
-FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
+FAMILY = ModelVersion.Family.QUERY_EXPANSION.value
 SERVABLE = ("sft", "ppo", "grpo")
 SHOWN_RESULTS = 5
 MAX_TERMS = 8
 
 
-def _second_model(live: PipelineVersion) -> PipelineVersion | None:
+def _second_model(live: ModelVersion) -> ModelVersion | None:
     others = [
         v for v in versions_of(live.project, FAMILY) if v.pk != live.pk and v.name in SERVABLE
     ]
@@ -36,7 +36,7 @@ def _second_model(live: PipelineVersion) -> PipelineVersion | None:
     return parent or (others[0] if others else None)
 
 
-def _label(v: PipelineVersion) -> str:
+def _label(v: ModelVersion) -> str:
     return f"v{v.version} {v.name}"
 
 

@@ -23,11 +23,11 @@ from typing import Any
 from django.core.cache import cache
 
 from jdreview.models import Project
-from workers.models import PipelineVersion
+from workers.models import ModelVersion
 from workers.qe.search import BackendUnavailable, default_backend, engine_for, products_by_sku
 from workers.versions import artifact_path, live_version
 
-FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
+FAMILY = ModelVersion.Family.QUERY_EXPANSION.value
 MAX_QUERY_CHARS = 200
 CACHE_SECONDS = 3600
 RESULTS = 10
@@ -79,12 +79,12 @@ _loading: set[str] = set()
 _failed: dict[str, str] = {}
 
 
-def model_is_loaded(version: PipelineVersion) -> bool:
+def model_is_loaded(version: ModelVersion) -> bool:
     with _lock:
         return version.artifact in _loaded
 
 
-def model_load_start(version: PipelineVersion) -> None:
+def model_load_start(version: ModelVersion) -> None:
     """Load a version (and the search index) in a background thread, once at a time."""
     with _lock:
         if version.artifact in _loaded or version.artifact in _loading:
@@ -95,7 +95,7 @@ def model_load_start(version: PipelineVersion) -> None:
     ).start()
 
 
-def _load_in_background(version: PipelineVersion) -> None:
+def _load_in_background(version: ModelVersion) -> None:
     from django.db import connection
 
     try:
@@ -115,7 +115,7 @@ def _load_in_background(version: PipelineVersion) -> None:
 
 def models_warm() -> int:
     """Start loading every project's live version (a web worker calls this at start)."""
-    versions = PipelineVersion.objects.filter(family=FAMILY, status=PipelineVersion.Status.LIVE)
+    versions = ModelVersion.objects.filter(family=FAMILY, status=ModelVersion.Status.LIVE)
     count = 0
     for version in versions:
         model_load_start(version)
@@ -123,7 +123,7 @@ def models_warm() -> int:
     return count
 
 
-def loaded_model(version: PipelineVersion) -> tuple[Any, Any]:
+def loaded_model(version: ModelVersion) -> tuple[Any, Any]:
     """(model, tokenizer) of a version, loaded from its artifact once per process.
 
     This blocks while it loads: jobs and tests call it; requests go through
@@ -144,7 +144,7 @@ def loaded_model(version: PipelineVersion) -> tuple[Any, Any]:
     return model, tok
 
 
-def expand_terms(version: PipelineVersion, queries: list[str]) -> list[list[str]]:
+def expand_terms(version: ModelVersion, queries: list[str]) -> list[list[str]]:
     """Greedy expansion terms of a version for each query (deterministic)."""
     from workers.pipelines.qe.model import generate, parse_expansion
 
