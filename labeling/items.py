@@ -21,11 +21,12 @@ from django.db import connection, transaction
 from jdreview.jsonin import json_loads
 from jdreview.models import Product, Project
 from labeling.models import Item
+from labeling.schemas import AD_ASPECTS
 from labeling.uploads import CheckedImage, UploadError, check_image
 
 MAX_MANIFEST_LINES = 10_000
 ANALYZE_AFTER = 500  # items in one batch
-AD_FIELDS = ("shape", "placement", "color", "usable")
+AD_FIELDS = (*AD_ASPECTS, "usable")
 
 
 class ImportError_(ValueError):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -11,13 +12,29 @@ from django.utils import timezone
 
 from labeling import exports
 from labeling.world_seed import simulate_labels, world_seed
+from workers.params import SEED_MAX, param
 from workers.registry import register
 
+if TYPE_CHECKING:
+    from workers.models import Job
+    from workers.reporter import JobReporter
 
-@register("seed_world", queue="cpu", title="Seed ad images from the benchmark world")
-def run_seed_world(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    images = int(job.params.get("images", 200))
-    seed = int(job.params.get("seed", 7))
+
+@dataclass(frozen=True)
+class SeedWorldParams:
+    images: int = param(200, low=1, high=20_000, help="ad images to compose")
+    seed: int = param(7, low=0, high=SEED_MAX, help="the same seed composes the same images")
+
+
+@register(
+    "seed_world",
+    queue="cpu",
+    title="Seed ad images from the benchmark world",
+    params=SeedWorldParams,
+)
+def run_seed_world(job: Job, reporter: JobReporter, params: SeedWorldParams) -> dict[str, Any]:
+    assert job.project is not None
+    images, seed = params.images, params.seed
     reporter.log(f"composing {images} images, seed {seed}")
     created = world_seed(
         project=job.project,
@@ -28,23 +45,46 @@ def run_seed_world(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-
     return {"created": created}
 
 
-@register("simulate_labels", queue="cpu", title="Simulated reviewers label the queue")
-def run_simulate_labels(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class SimulateLabelsParams:
+    reviewers: int = param(5, low=1, high=50, help="simulated reviewers, each with their own bias")
+    labels: int = param(500, low=1, high=50_000, help="labels to store in all")
+    seed: int = param(7, low=0, high=SEED_MAX)
+
+
+@register(
+    "simulate_labels",
+    queue="cpu",
+    title="Simulated reviewers label the queue",
+    params=SimulateLabelsParams,
+)
+def run_simulate_labels(
+    job: Job, reporter: JobReporter, params: SimulateLabelsParams
+) -> dict[str, Any]:
+    assert job.project is not None
     stored = simulate_labels(
         project=job.project,
-        reviewers=int(job.params.get("reviewers", 5)),
-        labels=int(job.params.get("labels", 500)),
-        seed=int(job.params.get("seed", 7)),
+        reviewers=params.reviewers,
+        labels=params.labels,
+        seed=params.seed,
         progress=lambda f, msg: reporter.progress(f, log=msg),
     )
     return {"labels": stored}
 
 
-@register("export", queue="cpu", title="Export labels")
-def run_export(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    fmt = job.params.get("format", "jsonl")
-    if fmt not in ("jsonl", "hf"):
-        raise ValueError(f"unknown export format {fmt!r}")
+@dataclass(frozen=True)
+class ExportParams:
+    format: str = param(
+        "jsonl",
+        choices=("jsonl", "hf"),
+        help="jsonl: one annotation a line; hf: rows for Hugging Face datasets",
+    )
+
+
+@register("export", queue="cpu", title="Export labels", params=ExportParams)
+def run_export(job: Job, reporter: JobReporter, params: ExportParams) -> dict[str, Any]:
+    assert job.project is not None
+    fmt = params.format
     writer = exports.export_jsonl if fmt == "jsonl" else exports.export_hf
     lines = list(writer(job.project))
     reporter.progress(0.8, log=f"{len(lines)} annotations")

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
+from labeling.schemas import AD_ASPECTS
 from rewards.scoring import gate_calibrate, images_score
 from rewards.training import train_aspects
+from workers.params import NoParams, param
 from workers.registry import register
 
+if TYPE_CHECKING:
+    from workers.models import Job
+    from workers.reporter import JobReporter
 
-@register("train_rewards", queue="gpu", title="Retrain the aspect reward models")
-def run_train_rewards(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    aspects = job.params.get("aspects") or None
+
+@dataclass(frozen=True)
+class TrainRewardsParams:
+    aspects: tuple[str, ...] = param((), choices=AD_ASPECTS, help="none chosen: every aspect")
+    epochs: int | None = param(None, low=1, high=100, help="empty: each aspect model's own default")
+
+
+@register(
+    "train_rewards",
+    queue="gpu",
+    title="Retrain the aspect reward models",
+    params=TrainRewardsParams,
+)
+def run_train_rewards(
+    job: Job, reporter: JobReporter, params: TrainRewardsParams
+) -> dict[str, Any]:
+    assert job.project is not None
     versions = train_aspects(
         project=job.project,
-        aspects=aspects,
-        epochs=job.params.get("epochs"),
+        aspects=list(params.aspects) or None,
+        epochs=params.epochs,
         job=job,
         reporter=reporter,
     )
@@ -35,11 +55,22 @@ def run_train_rewards(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyp
     }
 
 
-@register("score_images", queue="cpu", title="Score new images and decide launches")
-def run_score_images(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class ScoreImagesParams:
+    rescore: bool = param(False, help="also score images that already have a decision")
+
+
+@register(
+    "score_images",
+    queue="cpu",
+    title="Score new images and decide launches",
+    params=ScoreImagesParams,
+)
+def run_score_images(job: Job, reporter: JobReporter, params: ScoreImagesParams) -> dict[str, Any]:
+    assert job.project is not None
     counts = images_score(
         job.project,
-        rescore=bool(job.params.get("rescore")),
+        rescore=params.rescore,
         progress=lambda f, msg: reporter.progress(f, log=msg),
     )
     if not counts["scored"]:
@@ -47,6 +78,7 @@ def run_score_images(job, reporter) -> dict[str, Any]:  # type: ignore[no-untype
     return counts
 
 
-@register("calibrate_gate", queue="cpu", title="Recalibrate the launch gate")
-def run_calibrate_gate(job, reporter) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+@register("calibrate_gate", queue="cpu", title="Recalibrate the launch gate", params=NoParams)
+def run_calibrate_gate(job: Job, reporter: JobReporter, params: NoParams) -> dict[str, Any]:
+    assert job.project is not None
     return gate_calibrate(job.project)

@@ -22,9 +22,11 @@ from labeling.schemas import AD_ASPECTS
 from labeling.services import QueueError
 from rewards import audits, registry, selectors
 from rewards.charts import tradeoff_svg
-from rewards.models import Audit, Decision, ModelVersion
+from rewards.models import Audit, Decision
 from rewards.training import labels_since_last_training
-from workers.services import job_create
+from workers.models import ModelVersion
+from workers.services import job_create, job_start
+from workers.versions import VersionError, model_version_promote, model_version_rollback
 
 
 @require_GET
@@ -84,17 +86,19 @@ def model_action(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         if action in ("promote", "rollback"):
             if action == "promote":
                 version = ModelVersion.objects.filter(
-                    project=project, pk=request.POST.get("version") or 0
+                    project=project, family=registry.FAMILY, pk=request.POST.get("version") or 0
                 ).first()
                 if version is None:
                     raise Http404("no such model version")
-                registry.model_promote(version=version, user=request.user, note="manual")
-                messages.success(request, f"{version.aspect} v{version.version} is live.")
+                model_version_promote(version=version, user=request.user, note="manual")
+                messages.success(request, f"{version.slot} v{version.version} is live.")
             else:
                 aspect = request.POST.get("aspect", "")
                 if aspect not in AD_ASPECTS:
-                    raise registry.PromotionError(f"unknown aspect {aspect!r}")
-                version = registry.model_rollback(project=project, aspect=aspect, user=request.user)
+                    raise VersionError(f"unknown aspect {aspect!r}")
+                version = model_version_rollback(
+                    project=project, family=registry.FAMILY, slot=aspect, user=request.user
+                )
                 messages.success(request, f"Rolled back: {aspect} v{version.version} is live.")
             with transaction.atomic():
                 job_create(kind="calibrate_gate", params={}, project=project, user=request.user)
@@ -103,10 +107,10 @@ def model_action(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         if action not in kinds:
             messages.error(request, f"unknown action {action!r}")
             return back
-        with transaction.atomic():
-            job = job_create(kind=kinds[action], params={}, project=project, user=request.user)
+        # A person's button: the one start path every page and the API use.
+        job = job_start(project=project, kind=kinds[action], params={}, user=request.user)
         return redirect(reverse("workers:job", args=[job.pk]))
-    except registry.PromotionError as exc:
+    except VersionError as exc:
         messages.error(request, str(exc))
         return back
 

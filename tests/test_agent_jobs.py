@@ -17,7 +17,7 @@ from workers.agents import scoring
 from workers.agents.panels import panel
 from workers.agents.scoring import agent_summary
 from workers.agents.simulate import trace_reviews_simulate
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +145,7 @@ def test_base_dpo_and_explicit_runs_are_versions_on_the_comparison_page(project,
     eval_params = {"eval_tasks": 4, "eval_runs": 2, "seed": 0}
     base = run("agent_train_base", {"sft_steps": 40, **eval_params}, project, manager)
     assert base.metrics["sft_loss"][1] < base.metrics["sft_loss"][0]
-    v1 = PipelineVersion.objects.get(project=project, family="agent_policy")
+    v1 = ModelVersion.objects.get(project=project, family="agent_policy")
     assert v1.status == "live" and v1.name == "base"
     assert set(v1.metrics["eval"]) >= {"e2e", "local", "pass^1", "pass^2", "fail_reasoning"}
 
@@ -155,7 +155,7 @@ def test_base_dpo_and_explicit_runs_are_versions_on_the_comparison_page(project,
         "agent_train_explicit", {"steps": 4, "grpo_steps": 2, **eval_params}, project, manager
     )
     assert len(explicit.metrics["rm_loss"]) == 2
-    versions = {v.name: v for v in PipelineVersion.objects.filter(project=project)}
+    versions = {v.name: v for v in ModelVersion.objects.filter(project=project)}
     assert set(versions) == {"base", "dpo", "explicit"}
     assert versions["dpo"].parent_id == versions["explicit"].parent_id == v1.pk
     assert versions["dpo"].status == versions["explicit"].status == "candidate"

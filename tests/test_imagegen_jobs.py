@@ -18,7 +18,7 @@ from tests.imagegen_helpers import (
 )
 from workers import services as job_services
 from workers.imagegen.evaluation import sample_file, samples_of
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 from workers.versions import artifact_path
 
 pytestmark = [pytest.mark.django_db]
@@ -53,7 +53,7 @@ def test_training_job_saves_a_live_generator_judged_on_the_heldout_set(project, 
     )
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.progress == 1.0 and "training data" in job.log_tail
-    version = PipelineVersion.objects.get(project=project, family="generator")
+    version = ModelVersion.objects.get(project=project, family="generator")
     assert version.status == "live" and version.job == job
     assert version.config["num_layers"] == 3
     assert (artifact_path(version) / "transformer" / "config.json").is_file()
@@ -70,7 +70,7 @@ def test_rl_job_reports_reward_and_usable_rate_and_saves_a_child_version(project
     base = saved_generator(project, layers=2)
     job = _run("generator_rl", {"steps": 2, "batch": 2, "version": base.pk}, project, manager)
     assert job.status == Job.Status.SUCCEEDED, job.error
-    child = PipelineVersion.objects.exclude(pk=base.pk).get(project=project)
+    child = ModelVersion.objects.exclude(pk=base.pk).get(project=project, family="generator")
     assert child.parent == base and child.name == "rl" and child.status == "candidate"
     rl = child.metrics["rl"]
     for key in ("reward_before", "reward_after", "usable_before", "usable_after"):
@@ -89,7 +89,7 @@ def test_rl_without_live_reward_models_fails_clearly(project, manager, catalog):
     job = _run("generator_rl", {"steps": 1, "version": base.pk}, project, manager)
     assert job.status == Job.Status.FAILED
     assert "no live reward model for every aspect" in job.error
-    assert PipelineVersion.objects.filter(project=project).count() == 1
+    assert ModelVersion.objects.filter(project=project, family="generator").count() == 1
 
 
 def test_pruning_job_saves_a_shallower_version_with_its_analysis(project, manager, catalog):
@@ -101,7 +101,7 @@ def test_pruning_job_saves_a_shallower_version_with_its_analysis(project, manage
         manager,
     )
     assert job.status == Job.Status.SUCCEEDED, job.error
-    pruned = PipelineVersion.objects.exclude(pk=base.pk).get(project=project)
+    pruned = ModelVersion.objects.exclude(pk=base.pk).get(project=project, family="generator")
     assert pruned.config["num_layers"] == 3 and pruned.parent == base
     pr = pruned.metrics["pruning"]
     assert len(pr["influence"]) == len(pr["smoothed"]) == 4

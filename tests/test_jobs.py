@@ -52,7 +52,7 @@ def test_a_failing_job_ends_failed_with_its_error(project, manager):
     services.job_run(job.pk)
     failed = job_state(job.pk)
     assert failed.status == Job.Status.FAILED
-    assert "unknown export format" in failed.error
+    assert "stored parameters" in failed.error and "format must be one of" in failed.error
 
 
 def test_killed_worker_process_is_retried(project, manager):

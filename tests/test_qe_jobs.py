@@ -10,7 +10,7 @@ import torch
 from django.db import transaction
 
 from labeling.models import Annotation, Item
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 from workers.qe.catalog import catalog_sync
 from workers.services import job_create, job_run
 from workers.versions import artifact_path, live_version
@@ -48,7 +48,7 @@ def test_pretraining_and_fine_tuning_save_versions_with_curves_and_held_out_scor
     project, catalog
 ) -> None:  # type: ignore[no-untyped-def]
     pre, sft = pretrained_and_finetuned(project)
-    v1, v2 = PipelineVersion.objects.filter(project=project).order_by("version")
+    v1, v2 = ModelVersion.objects.filter(project=project).order_by("version")
     assert (v1.name, v2.name, v2.parent) == ("pretrain", "sft", v1)
     for job, version in ((pre, v1), (sft, v2)):
         assert job.metrics["loss_last"] < job.metrics["loss_first"]
@@ -89,7 +89,7 @@ def test_terms_reviewers_approved_reach_the_next_fine_tuning_set(
     run("qe_pretrain", project, layers=2, **TINY)
     sft = run("qe_sft", project, **TINY)
     assert sft.metrics["approved_pairs"] == 1
-    version = PipelineVersion.objects.get(project=project, name="sft")
+    version = ModelVersion.objects.get(project=project, name="sft")
     lines = (artifact_path(version) / "sft_pairs.jsonl").read_text().splitlines()
     pairs = [json.loads(line) for line in lines]
     assert {"query": "zorbly kicks", "expansion": "running shoes"} in pairs
@@ -101,7 +101,7 @@ def test_ppo_and_grpo_log_each_reward_component_with_its_weight(project, catalog
     ppo = run("qe_ppo", project, steps=3, batch_size=8, eval_queries=12)
     grpo = run("qe_grpo", project, steps=2, prompts=2, generations=4, eval_queries=12)
     for job, name in ((ppo, "ppo"), (grpo, "grpo")):
-        version = PipelineVersion.objects.get(project=project, name=name)
+        version = ModelVersion.objects.get(project=project, name=name)
         assert version.parent.name == "sft"
         components = version.metrics["reward_components"]
         assert {"format", "relevance_cos", "relevance_model", "recall_gain"} <= set(components)
@@ -117,7 +117,7 @@ def test_the_relevance_reward_learns_from_reviewers_once_there_are_enough(
     from workers.qe.training import MIN_REVIEWER_RATINGS, relevance_ratings
 
     job = Job.objects.create(kind="qe_ppo", project=project, params={})
-    assert relevance_ratings(job, [])[1] == "simulated"
+    assert relevance_ratings(job, [], seed=7)[1] == "simulated"
     for i in range(MIN_REVIEWER_RATINGS // 2):
         item = Item.objects.create(
             project=project,
@@ -130,7 +130,7 @@ def test_the_relevance_reward_learns_from_reviewers_once_there_are_enough(
             user=annotator,
             values={"terms": {"running shoes": "relevant", "frying pan": "drifting"}},
         )
-    ratings, source = relevance_ratings(job, [])
+    ratings, source = relevance_ratings(job, [], seed=7)
     assert source == "reviewers" and len(ratings) == MIN_REVIEWER_RATINGS
     assert ("kicks 0", "frying pan", False) in ratings
 

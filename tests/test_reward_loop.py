@@ -15,11 +15,11 @@ from labeling.models import Annotation, Item
 from labeling.world_seed import simulate_calibration_audit, simulate_labels, world_seed
 from rewards import audits
 from rewards.ml.train import split_for
-from rewards.models import Audit, Decision, ModelVersion
+from rewards.models import Audit, Decision
 from rewards.scoring import images_score
 from rewards.training import NotEnoughLabels, train_aspects, training_snapshot
 from workers import services as job_services
-from workers.models import Job
+from workers.models import Job, ModelVersion
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -57,7 +57,7 @@ def test_retraining_job_trains_every_aspect_and_scoring_decides(world_project, m
     job_services.job_run(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
-    live = {v.aspect: v for v in ModelVersion.objects.filter(status="live")}
+    live = {v.slot: v for v in ModelVersion.objects.filter(status="live")}
     assert set(live) == {"shape", "placement", "color"}
     for v in live.values():
         # (a tiny held-out split may hold one class only: then AUC is undefined)
@@ -176,7 +176,7 @@ def test_audit_refuses_bad_input(world_project, ops):
 def test_corrupt_artifact_fails_the_job_and_keeps_the_live_model(world_project, monkeypatch):
     project = world_project
     train_aspects(project=project, aspects=["placement"], epochs=1)
-    live_before = ModelVersion.objects.get(aspect="placement", status="live")
+    live_before = ModelVersion.objects.get(slot="placement", status="live")
     import rewards.ml.model as model_module
 
     real_save = model_module.save
@@ -195,8 +195,8 @@ def test_corrupt_artifact_fails_the_job_and_keeps_the_live_model(world_project, 
     job_services.job_run(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "cannot be loaded" in job.error
-    assert ModelVersion.objects.get(aspect="placement", status="live").pk == live_before.pk
-    assert ModelVersion.objects.get(aspect="placement", version=2).status == "rejected"
+    assert ModelVersion.objects.get(slot="placement", status="live").pk == live_before.pk
+    assert ModelVersion.objects.get(slot="placement", version=2).status == "rejected"
 
 
 def test_located_boxes_are_kept_so_retraining_and_rescoring_do_not_search_again(

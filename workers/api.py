@@ -12,7 +12,7 @@ from jdreview.api import ERRORS
 from jdreview.roles import PERM_MODELS
 from workers import services
 from workers.models import Job
-from workers.params import ParamError, clean_params
+from workers.params import ParamError
 from workers.serializers import JobIn, JobOut
 
 
@@ -20,7 +20,6 @@ class JobDetailView(APIView):
     @extend_schema(responses={200: JobOut, **ERRORS})
     def get(self, request: Request, job_id: int) -> Response:
         require_perm(request.user, PERM_MODELS)
-        services.jobs_reap_stale()
         job = Job.objects.filter(pk=job_id, project__in=projects_for(request.user)).first()
         if job is None:
             raise Http404("no such job")
@@ -31,7 +30,6 @@ class ProjectJobsView(APIView):
     @extend_schema(responses={200: JobOut(many=True), **ERRORS})
     def get(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, PERM_MODELS)
-        services.jobs_reap_stale()
         return Response(JobOut(project.jobs.all()[:100], many=True).data)
 
     @extend_schema(request=JobIn, responses={201: JobOut, **ERRORS})
@@ -39,10 +37,13 @@ class ProjectJobsView(APIView):
         project = project_for(request.user, project_id, PERM_MODELS)
         data = JobIn(data=request.data)
         data.is_valid(raise_exception=True)
-        kind = data.validated_data["kind"]
         try:
-            params = clean_params(kind, data.validated_data["params"])
+            job = services.job_start(
+                project=project,
+                kind=data.validated_data["kind"],
+                params=data.validated_data["params"],
+                user=request.user,
+            )
         except ParamError as exc:
             raise serializers.ValidationError({"params": str(exc)}) from None
-        job = services.job_create(kind=kind, params=params, project=project, user=request.user)
         return Response(JobOut(job).data, status=status.HTTP_201_CREATED)

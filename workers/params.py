@@ -1,175 +1,295 @@
-"""Checks on job parameters given by people (forms, API) before a job is queued."""
+"""Job parameters, declared by each job kind as a frozen dataclass.
+
+A kind's fields are made with ``param()``: the default, the range or choices and the help
+text sit on the field, next to the runner that reads it. This module turns what people
+send (JSON from the API, strings from a form) into that dataclass, or a ParamError whose
+message names the field; the pages render their start forms from the same fields.
+
+Field types: ``int`` and ``float`` (with a range), ``str`` (one of ``choices``), ``bool``
+(a flag), ``tuple[str, ...]`` (several of ``choices``). ``X | None`` with a default of None
+means "not given": the runner decides (the live version, every query, a seed from the job).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-LIMITS: dict[str, dict[str, tuple[int, int]]] = {
-    "seed_world": {"images": (1, 20_000), "seed": (0, 2**31 - 1)},
-    "simulate_labels": {"reviewers": (1, 50), "labels": (1, 50_000), "seed": (0, 2**31 - 1)},
-    "worker_check": {"seconds": (1, 600)},
-    "train_rewards": {"epochs": (1, 100)},
-    "worker_check_gpu": {"seconds": (1, 600)},
-    # image generator (workers/imagegen): "version" and "product" are row ids, checked
-    # against the job's project by the runner
-    "generator_train": {
-        "steps": (1, 5000),
-        "layers": (2, 24),
-        "images": (32, 5000),
-        "seed": (0, 2**31 - 1),
-    },
-    "generator_rl": {
-        "version": (1, 2**31 - 1),
-        "steps": (1, 500),
-        "batch": (1, 32),
-        "seed": (0, 2**31 - 1),
-    },
-    "generator_prune": {
-        "version": (1, 2**31 - 1),
-        "remove": (1, 23),
-        "recovery_steps": (0, 2000),
-        "images": (32, 5000),
-        "seed": (0, 2**31 - 1),
-    },
-    "generate_ads": {
-        "product": (1, 2**31 - 1),
-        "count": (1, 50),
-        "version": (1, 2**31 - 1),
-        "seed": (0, 2**31 - 1),
-    },
-    # query expansion (workers/qe): "parent" is a version number of the project's
-    # query-expansion family, checked by the runner
-    "qe_catalog": {"size": (1, 100_000), "seed": (0, 2**31 - 1)},
-    "qe_pretrain": {
-        "steps": (1, 20_000),
-        "batch_size": (1, 512),
-        "seed": (0, 2**31 - 1),
-        "layers": (1, 12),
-        "eval_queries": (1, 5000),
-    },
-    "qe_sft": {
-        "steps": (1, 20_000),
-        "batch_size": (1, 512),
-        "seed": (0, 2**31 - 1),
-        "queries": (1, 100_000),
-        "eval_queries": (1, 5000),
-        "parent": (1, 10**6),
-    },
-    "qe_ppo": {
-        "steps": (1, 5000),
-        "batch_size": (2, 512),
-        "seed": (0, 2**31 - 1),
-        "queries": (1, 100_000),
-        "eval_queries": (1, 5000),
-        "parent": (1, 10**6),
-    },
-    "qe_grpo": {
-        "steps": (1, 5000),
-        "prompts": (1, 128),
-        "generations": (2, 64),
-        "seed": (0, 2**31 - 1),
-        "queries": (1, 100_000),
-        "eval_queries": (1, 5000),
-        "parent": (1, 10**6),
-    },
-    "qe_review_items": {"count": (1, 5000), "seed": (0, 2**31 - 1)},
-    # agent evaluation (workers/agents): "parent" is an agent-policy row id of the job's
-    # project (0 or absent: its newest base policy), checked by the runner
-    "agent_generate_traces": {
-        "tasks": (1, 360),
-        "runs": (1, 10),
-        "flawed_percent": (0, 100),
-        "seed": (0, 2**31 - 1),
-    },
-    "agent_train_base": {
-        "sft_steps": (1, 5000),
-        "eval_tasks": (1, 120),
-        "eval_runs": (1, 10),
-        "seed": (0, 2**31 - 1),
-    },
-    "agent_train_dpo": {
-        "steps": (1, 2000),
-        "eval_tasks": (1, 120),
-        "eval_runs": (1, 10),
-        "seed": (0, 2**31 - 1),
-        "parent": (0, 2**31 - 1),
-    },
-    "agent_train_explicit": {
-        "steps": (1, 2000),
-        "grpo_steps": (1, 2000),
-        "eval_tasks": (1, 120),
-        "eval_runs": (1, 10),
-        "seed": (0, 2**31 - 1),
-        "parent": (0, 2**31 - 1),
-    },
-}
-# Decimal parameters: (low, high), both included.
-FLOATS: dict[str, dict[str, tuple[float, float]]] = {
-    "generator_prune": {"eps": (0.0, 1.0)},
-    "qe_pretrain": {"lr": (1e-6, 0.1)},
-    "qe_sft": {"lr": (1e-6, 0.1)},
-}
-CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "export": {"format": ("jsonl", "hf")},
-    "qe_pretrain": {"size": ("tiny", "full")},
-}
-LISTS: dict[str, dict[str, tuple[str, ...]]] = {
-    "train_rewards": {"aspects": ("shape", "placement", "color")},
-}
-FLAGS: dict[str, tuple[str, ...]] = {
-    "score_images": ("rescore",),
-    "generate_ads": ("recurrent", "full"),
-    "agent_generate_traces": ("policy",),
-}
+P = TypeVar("P")
+SEED_MAX = 2**31 - 1  # seeds are stored and passed on as 32-bit integers
+ROW_MAX = 2**31 - 1  # a parameter naming a row by its id (the runner checks the project)
+
+_SPEC = "job_param"
+# What a form may send for a flag (JSON also sends true/false, 1/0).
+_TRUE = ("1", "true", "on", "yes")
+_FALSE = ("0", "false", "off", "no")
 
 
 class ParamError(ValueError):
-    pass
+    """Parameters a kind does not accept; the message names the field (a 400 for people)."""
 
 
-def clean_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    clean: dict[str, Any] = {}
-    for name, (lo, hi) in LIMITS.get(kind, {}).items():
-        if name in params:
-            try:
-                value = int(params[name])
-            except (TypeError, ValueError, OverflowError):  # int(inf): JSON reads 1e400 as infinity
-                raise ParamError(f"{name} must be a whole number") from None
-            if not lo <= value <= hi:
-                raise ParamError(f"{name} must be between {lo} and {hi}")
-            clean[name] = value
-    for name, (flo, fhi) in FLOATS.get(kind, {}).items():
-        if name in params:
-            try:
-                number = float(params[name])
-            except (TypeError, ValueError, OverflowError):  # float() of a whole number past 1e308
-                raise ParamError(f"{name} must be a number") from None
-            if not flo <= number <= fhi:  # also refuses NaN
-                raise ParamError(f"{name} must be between {flo:g} and {fhi:g}")
-            clean[name] = number
-    for name, options in CHOICES.get(kind, {}).items():
-        if name in params:
-            if params[name] not in options:
-                raise ParamError(f"{name} must be one of {', '.join(options)}")
-            clean[name] = params[name]
-    for name, options in LISTS.get(kind, {}).items():
-        if name in params:
-            raw = params[name]
-            items = [v for v in raw.split(",") if v] if isinstance(raw, str) else raw
-            if not isinstance(items, list) or not items or not set(items) <= set(options):
-                raise ParamError(f"{name} must be a list drawn from {', '.join(options)}")
-            clean[name] = items
-    for name in FLAGS.get(kind, ()):
-        if name in params:
-            clean[name] = params[name] in (True, "1", "true", "on", 1)
-    unknown = (
-        set(params)
-        - set(LIMITS.get(kind, {}))
-        - set(FLOATS.get(kind, {}))
-        - set(CHOICES.get(kind, {}))
-        - set(LISTS.get(kind, {}))
-        - set(FLAGS.get(kind, ()))
+@dataclass(frozen=True)
+class _Spec:
+    low: int | float | None
+    high: int | float | None
+    choices: tuple[str, ...]
+    help: str
+    label: str
+
+
+def param(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+    help: str = "",
+    label: str = "",
+) -> Any:
+    """A job parameter: its default, its range (both ends included) or choices, and the
+    help text forms and the API schema show."""
+    spec = _Spec(low, high, tuple(choices), help, label)
+    return dataclasses.field(default=default, metadata={_SPEC: spec})
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """For kinds that take no parameters."""
+
+
+@dataclass(frozen=True)
+class ParamField:
+    """One declared parameter, as validation and the forms see it."""
+
+    name: str
+    type: str  # "int", "float", "choice", "flag" or "list"
+    default: Any
+    optional: bool
+    low: int | float | None
+    high: int | float | None
+    choices: tuple[str, ...]
+    help: str
+    label: str
+
+    @property
+    def input(self) -> str:
+        """The form control: number, select, checkbox or checkboxes."""
+        return {"choice": "select", "flag": "checkbox", "list": "checkboxes"}.get(
+            self.type, "number"
+        )
+
+    @property
+    def step(self) -> str:
+        return "any" if self.type == "float" else "1"
+
+    @property
+    def range_text(self) -> str:
+        def shown(v: float) -> str:
+            return f"{v:g}" if self.type == "float" else str(v)
+
+        low, high = self.low, self.high
+        if low is not None and high is not None:
+            return f"{shown(low)}–{shown(high)}"
+        if low is not None:
+            return f"at least {shown(low)}"
+        if high is not None:
+            return f"at most {shown(high)}"
+        return ""
+
+    def json_schema(self) -> dict[str, Any]:
+        by_type: dict[str, dict[str, Any]] = {
+            "int": {"type": "integer"},
+            "float": {"type": "number"},
+            "choice": {"type": "string", "enum": list(self.choices)},
+            "flag": {"type": "boolean"},
+            "list": {"type": "array", "items": {"type": "string", "enum": list(self.choices)}},
+        }
+        schema = by_type[self.type]
+        if self.low is not None:
+            schema["minimum"] = self.low
+        if self.high is not None:
+            schema["maximum"] = self.high
+        if self.default is not None:
+            schema["default"] = list(self.default) if self.type == "list" else self.default
+        if self.help:
+            schema["description"] = self.help
+        return schema
+
+
+def _kind_of(name: str, hint: Any, spec: _Spec) -> tuple[str, bool]:
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        if len(args) != 1:
+            raise TypeError(f"parameter {name}: one type, or one type | None")
+        hint = args[0]
+    if hint is bool:
+        return "flag", optional
+    if hint is int or hint is float:
+        return hint.__name__, optional
+    if hint is str and spec.choices:
+        return "choice", optional
+    if typing.get_origin(hint) is tuple and typing.get_args(hint) == (str, ...) and spec.choices:
+        return "list", optional
+    raise TypeError(
+        f"parameter {name}: int, float, bool, str with choices or tuple[str, ...] with "
+        f"choices, not {hint!r}"
     )
+
+
+_FIELDS: dict[type, tuple[ParamField, ...]] = {}
+
+
+def params_fields(cls: type) -> tuple[ParamField, ...]:
+    """The declared parameters of a kind's dataclass; a declaration the forms and checks
+    cannot handle fails here, when the kind registers."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = _read_fields(cls)
+    return _FIELDS[cls]
+
+
+def _read_fields(cls: type) -> tuple[ParamField, ...]:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        spec = f.metadata.get(_SPEC)
+        if spec is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: declare it with param()")
+        kind, optional = _kind_of(f.name, hints[f.name], spec)
+        if kind in ("int", "float") and f.default is not None:
+            low, high = spec.low, spec.high
+            if (low is not None and f.default < low) or (high is not None and f.default > high):
+                raise TypeError(f"{cls.__name__}.{f.name}: the default is out of its range")
+        out.append(
+            ParamField(
+                name=f.name,
+                type=kind,
+                default=f.default,
+                optional=optional,
+                low=spec.low,
+                high=spec.high,
+                choices=spec.choices,
+                help=spec.help,
+                label=spec.label or f.name.replace("_", " "),
+            )
+        )
+    return tuple(out)
+
+
+def _between(f: ParamField, value: int | float) -> bool:
+    return (f.low is None or f.low <= value) and (f.high is None or value <= f.high)
+
+
+def _range_error(f: ParamField) -> ParamError:
+    if f.low is None or f.high is None:
+        return ParamError(f"{f.name} must be {f.range_text}")
+    if f.type == "float":
+        return ParamError(f"{f.name} must be between {f.low:g} and {f.high:g}")
+    return ParamError(f"{f.name} must be between {f.low} and {f.high}")
+
+
+def _convert(f: ParamField, value: Any) -> Any:
+    """One value, checked; returned as JSON stores it."""
+    if f.type == "int":
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ParamError(f"{f.name} must be a whole number")
+        try:
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):  # int(inf): JSON reads 1e400 as infinity
+            raise ParamError(f"{f.name} must be a whole number") from None
+        if not _between(f, number):
+            raise _range_error(f)
+        return number
+    if f.type == "float":
+        if isinstance(value, bool):
+            raise ParamError(f"{f.name} must be a number")
+        try:
+            real = float(value)
+        except (TypeError, ValueError, OverflowError):  # float() of a whole number past 1e308
+            raise ParamError(f"{f.name} must be a number") from None
+        if not _between(f, real):  # also refuses NaN
+            raise _range_error(f)
+        if not math.isfinite(real):
+            raise ParamError(f"{f.name} must be a number")
+        return real
+    if f.type == "choice":
+        if not isinstance(value, str) or value not in f.choices:
+            raise ParamError(f"{f.name} must be one of {', '.join(f.choices)}")
+        return value
+    if f.type == "list":
+        items = [v for v in value.split(",") if v] if isinstance(value, str) else value
+        if (
+            not isinstance(items, list | tuple)
+            or not items
+            or not all(isinstance(v, str) and v in f.choices for v in items)
+        ):
+            raise ParamError(f"{f.name} must be a list drawn from {', '.join(f.choices)}")
+        return list(items)
+    if isinstance(value, bool):
+        return value
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in _TRUE:
+        return True
+    if isinstance(value, str) and value.lower() in _FALSE:
+        return False
+    raise ParamError(f"{f.name} must be true or false")
+
+
+def params_clean(cls: type, raw: Any, *, kind: str) -> dict[str, Any]:
+    """The parameters given, checked against ``cls`` and converted, as the job row stores
+    them. Absent ones stay absent: the row says what was asked for; defaults fill the rest
+    when the job runs."""
+    if not isinstance(raw, Mapping):
+        raise ParamError(f"parameters for {kind} must be an object")
+    fields = params_fields(cls)
+    clean: dict[str, Any] = {}
+    for f in fields:
+        if f.name in raw:
+            value = raw[f.name]
+            if value is None and f.optional:
+                continue
+            clean[f.name] = _convert(f, value)
+    unknown = set(raw) - {f.name for f in fields}
     if unknown:
-        raise ParamError(f"unknown parameters for {kind}: {', '.join(sorted(unknown))}")
+        raise ParamError(f"unknown parameters for {kind}: {', '.join(sorted(map(str, unknown)))}")
     return clean
+
+
+def params_parse(cls: type[P], raw: Any, *, kind: str) -> P:
+    """``raw`` checked (ParamError) and turned into the kind's dataclass."""
+    clean = params_clean(cls, raw, kind=kind)
+    lists = {f.name for f in params_fields(cls) if f.type == "list"}
+    return cls(**{k: tuple(v) if k in lists else v for k, v in clean.items()})
+
+
+def params_from_form(cls: type, data: Any) -> dict[str, Any]:
+    """The declared parameters a submitted form filled in, as strings (an empty field means:
+    the default). Other fields of the form (kind, csrf token, action) are not parameters."""
+    raw: dict[str, Any] = {}
+    for f in params_fields(cls):
+        if f.type == "list":
+            values = data.getlist(f.name) if hasattr(data, "getlist") else data.get(f.name)
+            if values:
+                raw[f.name] = values
+        elif str(data.get(f.name, "")).strip() != "":
+            raw[f.name] = data[f.name]
+    return raw
+
+
+def params_json_schema(cls: type) -> dict[str, Any]:
+    """The JSON schema of a kind's parameters (for the API documentation)."""
+    return {
+        "type": "object",
+        "properties": {f.name: f.json_schema() for f in params_fields(cls)},
+        "additionalProperties": False,
+    }

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from workers.models import Job
+from workers.params import ParamField, params_json_schema
 from workers.registry import all_kinds
 
 
@@ -30,11 +33,51 @@ class JobOut(serializers.ModelSerializer):
         ]
 
 
+class JobParamsField(serializers.DictField):
+    """A job's parameters: their shape depends on the kind, so the kind checks them (in
+    workers.services.job_start), not this field."""
+
+
+class JobParamsFieldSchema(OpenApiSerializerFieldExtension):
+    """Documents each kind's parameters from its dataclass. They sit in ``x-params-by-kind``
+    beside a plain object: the request schema stays one object (what a client may send,
+    and what the fuzzer sends), the checks stay with the kinds."""
+
+    target_class = JobParamsField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        kinds = all_kinds()
+        lines = [
+            f"- {name}: "
+            + (", ".join(_described(f) for f in kinds[name].fields) or "no parameters")
+            for name in sorted(kinds)
+        ]
+        return {
+            "type": "object",
+            "additionalProperties": {},
+            "description": "Parameters of the kind; absent ones take its defaults, and an "
+            "unknown or out-of-range one is refused with a 400 naming it.\n\n" + "\n".join(lines),
+            "x-params-by-kind": {
+                name: params_json_schema(kinds[name].params) for name in sorted(kinds)
+            },
+        }
+
+
+def _described(f: ParamField) -> str:
+    what = {"int": "integer", "float": "number", "flag": "boolean"}.get(f.type, "")
+    if f.type == "choice":
+        what = "one of " + "/".join(f.choices)
+    if f.type == "list":
+        what = "list of " + "/".join(f.choices)
+    if f.range_text:
+        what += f" {f.range_text}"
+    default = "" if f.default in (None, ()) else f", default {json.dumps(f.default)}"
+    return f"{f.name} ({what}{default})"
+
+
 class JobIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[])
-    params = serializers.DictField(
-        required=False, default=dict, help_text="checked by the job kind (workers/params.py)"
-    )
+    params = JobParamsField(required=False, default=dict)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,4 +1,9 @@
-"""Writes to job rows: create (and enqueue after commit), dispatch, claim, finish, reap.
+"""Writes to job rows: start or create (and enqueue after commit), dispatch, claim, finish,
+reap.
+
+``job_start`` is the one way a person starts a job (every page and the API): it checks the
+parameters against the kind's dataclass before a row exists. ``job_create`` is the step
+below it, for jobs the system starts itself (a retraining that queues scoring).
 
 The job row is the outbox: a job is queued once its row is committed, whether or not the
 broker took the message. ``jobs_dispatch_queued`` (run by beat) sends again the queued jobs
@@ -12,6 +17,7 @@ import logging
 import os
 import socket
 import traceback
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,9 +28,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
+from jdreview.access import require_perm
 from jdreview.models import Project
+from jdreview.roles import PERM_MODELS
 from workers.models import Job
-from workers.registry import get_kind
+from workers.params import ParamError
+from workers.registry import all_kinds, get_kind
 from workers.reporter import JobReporter, json_safe
 
 logger = logging.getLogger(__name__)
@@ -36,6 +45,19 @@ SEND_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2
 # What a failed send raises: kombu's OperationalError (refused, timed out), or a socket
 # error a transport let through.
 SEND_ERRORS: tuple[type[Exception], ...] = (KombuError, OSError)
+
+
+def job_start(*, project: Project, kind: str, params: Mapping[str, Any], user: User) -> Job:
+    """Start a job a person asked for: their role may run jobs (PermissionDenied), the kind
+    exists and the parameters fit its dataclass (ParamError, a 400 naming the field). The
+    row stores the parameters as given and checked; the job is enqueued after commit."""
+    require_perm(user, PERM_MODELS)
+    job_kind = all_kinds().get(kind)
+    if job_kind is None:
+        raise ParamError(f"unknown job kind {kind!r}")
+    clean = job_kind.params_clean(params)
+    with transaction.atomic():
+        return job_create(kind=kind, params=clean, project=project, user=user)
 
 
 def job_create(
@@ -181,7 +203,14 @@ def job_run(job_id: int) -> Job | None:
     reporter = JobReporter(job)
     kind = get_kind(job.kind)
     try:
-        result = kind.runner(job, reporter) or {}
+        params = kind.params_parse(job.params)
+    except ParamError as exc:
+        # Checked when the job was started; a row edited since, or a kind whose parameters
+        # changed under a queued job, fails here rather than run with guesses.
+        job_fail(job, f"the job's stored parameters do not fit {job.kind} any more: {exc}")
+        return job
+    try:
+        result = kind.runner(job, reporter, params) or {}
     except Exception as exc:  # the job row is the place errors are reported
         if isinstance(exc, OperationalError | InterfaceError) and not connection.in_atomic_block:
             # The database went away mid-job (a restart): Django does not reconnect inside

@@ -1,4 +1,9 @@
-"""Job pages: a job's progress bar (polled by htmx), and a project's jobs with start forms."""
+"""Job pages: a job's progress bar (polled by htmx), and a project's jobs with a start form
+for every kind, rendered from the kind's parameters.
+
+These GET views only read: stale jobs are failed by beat (workers.tasks.reap_stale_jobs,
+every minute), never by a page load or a progress poll.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,8 @@ from jdreview.http import AuthedHttpRequest
 from jdreview.roles import PERM_MODELS
 from workers import services
 from workers.models import Job
-from workers.params import ParamError, clean_params
+from workers.params import ParamError, params_from_form
 from workers.registry import all_kinds
-
-STARTABLE = {
-    "seed_world": ["images", "seed"],
-    "simulate_labels": ["reviewers", "labels", "seed"],
-    "export": ["format"],
-}
 
 
 def _job_for(request: AuthedHttpRequest, job_id: int) -> Job:
@@ -35,14 +34,12 @@ def _job_for(request: AuthedHttpRequest, job_id: int) -> Job:
 @require_GET
 @login_required
 def job_page(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
-    services.jobs_reap_stale()
     return render(request, "workers/job.html", {"job": _job_for(request, job_id)})
 
 
 @require_GET
 @login_required
 def job_progress(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
-    services.jobs_reap_stale()
     return render(request, "workers/_progress.html", {"job": _job_for(request, job_id)})
 
 
@@ -50,24 +47,20 @@ def job_progress(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
 @login_required
 def project_jobs(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
+    kinds = all_kinds()
     error = ""
+    kind = ""
     if request.method == "POST":
         kind = request.POST.get("kind", "")
-        if kind not in STARTABLE or kind not in all_kinds():
-            error = f"unknown job kind {kind!r}"
+        job_kind = kinds.get(kind)
+        raw = params_from_form(job_kind.params, request.POST) if job_kind else {}
+        try:
+            job = services.job_start(project=project, kind=kind, params=raw, user=request.user)
+        except ParamError as exc:
+            error = str(exc)
         else:
-            raw = {k: request.POST[k] for k in STARTABLE[kind] if request.POST.get(k)}
-            try:
-                params = clean_params(kind, raw)
-            except ParamError as exc:
-                error = str(exc)
-            else:
-                job = services.job_create(
-                    kind=kind, params=params, project=project, user=request.user
-                )
-                messages.success(request, f"Started {job.kind} job #{job.pk}.")
-                return redirect(reverse("workers:job", args=[job.pk]))
-    services.jobs_reap_stale()
+            messages.success(request, f"Started {job.kind} job #{job.pk}.")
+            return redirect(reverse("workers:job", args=[job.pk]))
     return render(
         request,
         "workers/project_jobs.html",
@@ -75,7 +68,8 @@ def project_jobs(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
             "project": project,
             "jobs": project.jobs.all()[:50],
             "error": error,
-            "kinds": {k: all_kinds()[k].title for k in STARTABLE},
+            "kinds": sorted(kinds.values(), key=lambda k: k.name),
+            "open_kind": kind,
         },
         status=400 if error else 200,
     )

@@ -17,7 +17,7 @@ from workers.agents.generate import traces_generate
 from workers.agents.policies import FAMILY
 from workers.agents.simulate import trace_reviews_simulate
 from workers.agents.training import PolicyRunConfig, policy_base_train
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 from workers.services import job_run
 
 SLUG = "agent-traces"
@@ -67,7 +67,7 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
     if not Annotation.objects.filter(project=project, source="simulated").exists():
         log("Agent traces: simulated reviewers mark steps and outcomes…")
         trace_reviews_simulate(project=project, reviewers=3, labels=REVIEWS, seed=seed + 11)
-    if not PipelineVersion.objects.filter(project=project, family=FAMILY).exists():
+    if not ModelVersion.objects.filter(project=project, family=FAMILY).exists():
         log("Agent traces: training a tiny base policy (supervised)…")
         version = policy_base_train(project=project, cfg=DEMO_CONFIG, progress=progress)
         log(f"  {version}: held-out end-to-end {version.metrics['eval']['e2e']:.2f}")

@@ -1,6 +1,6 @@
 """Agent-policy training runs as the app runs them: the supervised base policy, DPO
 (implicit reward) and reward model + GRPO (explicit reward), each saved as a
-PipelineVersion(family="agent_policy") with its evaluation on held-out tasks.
+ModelVersion(family="agent_policy") with its evaluation on held-out tasks.
 
 Preference pairs come from reviewers when they have labeled enough runs of the same tasks
 (ranked by their verdicts), else from scripted runs ranked by the scorers.
@@ -20,12 +20,12 @@ from jdreview.models import Project
 from workers.agents.policies import FAMILY, one_cpu_thread, policy_load
 from workers.agents.scoring import judge_train, project_traces, reviewer_consensus
 from workers.agents.world import agent_world, task_split
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 from workers.versions import (
     artifact_dir,
     artifact_path,
     live_version,
-    pipeline_version_create,
+    model_version_create,
 )
 
 # (fraction, message, metrics) -> None; the job reporter, or print in the demo.
@@ -77,7 +77,7 @@ def policy_base_train(
     job: Job | None = None,
     user: User | None = None,
     progress: Progress = _quiet,
-) -> PipelineVersion:
+) -> ModelVersion:
     """Supervised fine-tuning of a tiny GPT-2 on scripted traces of the training tasks
     (some flawed: the base policy copies some mistakes, which leaves room to improve)."""
     import torch
@@ -121,10 +121,10 @@ def policy_base_train(
     )
 
 
-def base_version(project: Project, parent_id: int | None = None) -> PipelineVersion:
+def base_version(project: Project, parent_id: int | None = None) -> ModelVersion:
     """The policy a DPO or explicit run starts from: the one asked for, else the newest
     base policy of the project."""
-    versions = PipelineVersion.objects.filter(project=project, family=FAMILY)
+    versions = ModelVersion.objects.filter(project=project, family=FAMILY)
     if parent_id:
         found = versions.filter(pk=parent_id).first()
         if found is None:
@@ -172,7 +172,7 @@ def preference_data(
 
 def _pairs_from_base(
     project: Project, cfg: PolicyRunConfig, parent_id: int | None
-) -> tuple[PipelineVersion, list[dict], str]:
+) -> tuple[ModelVersion, list[dict], str]:
     """The base policy a preference run starts from, and its pairs (and where they came
     from); too few pairs to learn from is an error."""
     parent = base_version(project, parent_id)
@@ -198,7 +198,7 @@ def policy_dpo_train(
     job: Job | None = None,
     user: User | None = None,
     progress: Progress = _quiet,
-) -> PipelineVersion:
+) -> ModelVersion:
     """Implicit reward: DPO on the preference pairs, from the base policy."""
     from workers.pipelines.agents.train_policy import DPOStageConfig, train_dpo
 
@@ -236,7 +236,7 @@ def policy_explicit_train(
     job: Job | None = None,
     user: User | None = None,
     progress: Progress = _quiet,
-) -> PipelineVersion:
+) -> ModelVersion:
     """Explicit reward: a reward model on the pairs, then GRPO against it (the reward model
     is saved beside the policy, in ``reward_model/``)."""
     from transformers import GPT2LMHeadModel
@@ -287,16 +287,16 @@ def _save_after(
     cfg: PolicyRunConfig,
     holder: dict[str, Any],
     *,
-    parent: PipelineVersion | None,
+    parent: ModelVersion | None,
     job: Job | None,
     user: User | None,
     promote: bool = False,
-) -> PipelineVersion:
+) -> ModelVersion:
     """Train straight into the version's temporary folder, then register it with the
     metrics the training left in ``holder``."""
     with artifact_dir() as tmp:
         train_into(tmp)
-        return pipeline_version_create(
+        return model_version_create(
             project=project,
             family=FAMILY,
             name=name,

@@ -23,22 +23,23 @@ from jdreview.models import Project
 from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_MODELS, has_perm
 from labeling.models import Item
 from labeling.traces.services import TraceImportError, traces_import
+from workers import services as job_services
 from workers.agents import selectors
 from workers.agents.policies import FAMILY
-from workers.agents.services import agent_job_start
-from workers.models import PipelineVersion
-from workers.params import ParamError
+from workers.models import ModelVersion
+from workers.params import ParamError, params_from_form
 from workers.registry import all_kinds
-from workers.versions import VersionError, pipeline_version_promote
+from workers.versions import VersionError, model_version_promote
 
 PAGE_SIZE = 25
-JOB_FIELDS = {
-    "agent_generate_traces": ("tasks", "runs", "flawed_percent", "seed", "policy"),
-    "agent_score": (),
-    "agent_train_base": ("sft_steps", "eval_tasks", "eval_runs", "seed"),
-    "agent_train_dpo": ("steps", "eval_tasks", "eval_runs", "seed", "parent"),
-    "agent_train_explicit": ("steps", "grpo_steps", "eval_tasks", "eval_runs", "seed", "parent"),
-}
+# The jobs this page starts; their form fields are the kinds' parameters.
+JOB_KINDS = (
+    "agent_generate_traces",
+    "agent_score",
+    "agent_train_base",
+    "agent_train_dpo",
+    "agent_train_explicit",
+)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
@@ -69,7 +70,7 @@ def _overview(
         agents=selectors.agent_rows(job.metrics) if job else [],
         history=selectors.score_jobs(project),
         versions=selectors.policy_versions(project),
-        titles={k: kinds[k].title for k in JOB_FIELDS},
+        titles={k: kinds[k].title for k in JOB_KINDS},
         errors=errors or [],
     )
     return render(request, "agents/overview.html", context, status=status)
@@ -115,11 +116,11 @@ def job_start(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
     require_perm(request.user, PERM_DASHBOARDS)
     kind = request.POST.get("kind", "")
-    if kind not in JOB_FIELDS:
+    if kind not in JOB_KINDS:
         return _overview(request, project, errors=[f"unknown job kind {kind!r}"], status=400)
-    params = {k: request.POST[k] for k in JOB_FIELDS[kind] if request.POST.get(k)}
+    params = params_from_form(all_kinds()[kind].params, request.POST)
     try:
-        job = agent_job_start(project=project, kind=kind, params=params, user=request.user)
+        job = job_services.job_start(project=project, kind=kind, params=params, user=request.user)
     except ParamError as exc:
         return _overview(request, project, errors=[str(exc)], status=400)
     messages.success(request, f"Started {job.kind} job #{job.pk}.")
@@ -161,9 +162,9 @@ def compare(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def version_promote(request: AuthedHttpRequest, project_id: int, version_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
-    version = get_object_or_404(PipelineVersion, pk=version_id, project=project, family=FAMILY)
+    version = get_object_or_404(ModelVersion, pk=version_id, project=project, family=FAMILY)
     try:
-        pipeline_version_promote(version=version, user=request.user)
+        model_version_promote(version=version, user=request.user)
     except VersionError as exc:
         messages.error(request, str(exc))
     else:

@@ -19,7 +19,7 @@ from workers.imagegen.evaluation import (
     model_load,
     version_save,
 )
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 from workers.versions import live_version
 
 # Defaults sized so each job takes a minute or two on two CPU cores (tiny config).
@@ -61,13 +61,14 @@ def generator_train(
     job: Job | None = None,
     user: User | None = None,
     reporter: Any = None,
-) -> PipelineVersion:
+) -> ModelVersion:
     """Train a tiny generator on the project's usable world ads; the first one goes live."""
     import torch
 
     from workers.pipelines.imagegen.config import tiny_config
-    from workers.pipelines.imagegen.model import AdImageGenerator, pick_device
+    from workers.pipelines.imagegen.model import AdImageGenerator
     from workers.pipelines.imagegen.train import TrainConfig, heldout_loss, train_generator
+    from workers.pipelines.runtime import device
 
     progress = _Progress(reporter)
     cfg = tiny_config(num_layers=layers)
@@ -77,7 +78,7 @@ def generator_train(
     )
     progress(0.08, log=f"training data: {source} ({len(train)} train / {len(held)} held-out)")
     torch.manual_seed(seed)
-    model = AdImageGenerator(cfg).to(pick_device())
+    model = AdImageGenerator(cfg).to(device())
     loss_before = heldout_loss(model, held)
     result = train_generator(
         model,
@@ -106,20 +107,20 @@ def generator_train(
         reward=loaded[0] if loaded else None,
         job=job,
         user=user,
-        promote=live_version(project, PipelineVersion.Family.GENERATOR) is None,
+        promote=live_version(project, ModelVersion.Family.GENERATOR) is None,
     )
 
 
 def generator_refine(
     *,
-    version: PipelineVersion,
+    version: ModelVersion,
     steps: int = RL_DEFAULTS["steps"],
     batch: int = RL_DEFAULTS["batch"],
     seed: int = RL_DEFAULTS["seed"],
     job: Job | None = None,
     user: User | None = None,
     reporter: Any = None,
-) -> PipelineVersion:
+) -> ModelVersion:
     """DRaFT-K refinement against the project's live reward ensemble (rl.py), judged before
     and after on the held-out set by the oracle; reward up with usable rate not up is
     flagged as reward hacking."""
@@ -201,7 +202,7 @@ def generator_refine(
 
 def generator_prune(
     *,
-    version: PipelineVersion,
+    version: ModelVersion,
     eps: float | None = PRUNE_DEFAULTS["eps"],
     remove: int | None = None,
     recovery_steps: int = int(PRUNE_DEFAULTS["recovery_steps"]),
@@ -210,7 +211,7 @@ def generator_prune(
     job: Job | None = None,
     user: User | None = None,
     reporter: Any = None,
-) -> PipelineVersion:
+) -> ModelVersion:
     """Block Influence -> FFT -> RDP at ``eps`` (or exactly ``remove`` blocks), removal,
     recovery distillation from the unpruned model; throughput and quality before/after."""
     import numpy as np

@@ -2,8 +2,8 @@
 with its RL report or pruning analysis (ε can be changed and the analysis rerun here,
 without training), side-by-side comparison, and product pages that ask for ads.
 
-Jobs are started through workers.params (the same checks as the jobs API) and
-workers.services.job_create; nothing heavy runs in a request.
+Jobs are started through workers.services.job_start (the same checks as the jobs API);
+nothing heavy runs in a request.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,24 +22,15 @@ from jdreview.access import project_for
 from jdreview.http import AuthedHttpRequest
 from jdreview.models import Project
 from jdreview.roles import PERM_DASHBOARDS, PERM_MODELS, has_perm
+from workers import services as job_services
 from workers.imagegen import charts, selectors
 from workers.imagegen.evaluation import sample_file, samples_of
-from workers.params import ParamError, clean_params
-from workers.services import job_create
-from workers.versions import VersionError, pipeline_version_promote
+from workers.params import ParamError, params_from_form
+from workers.registry import get_kind
+from workers.versions import VersionError, model_version_promote
 
-# Form fields each start action accepts (the rest of the POST is ignored).
-ACTIONS = {
-    "train": ("generator_train", ("steps", "layers", "images", "seed")),
-    "rl": ("generator_rl", ("version", "steps", "batch", "seed")),
-    "prune": ("generator_prune", ("version", "eps", "remove", "recovery_steps", "seed")),
-}
-GENERATE_FIELDS = ("count", "version", "seed", "recurrent")
-
-
-def _form(post: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    """The named fields that were filled in (an empty field means: use the default)."""
-    return {k: post[k] for k in fields if post.get(k, "") != ""}
+# The job kind each start action runs; its form fields are the kind's parameters.
+ACTIONS = {"train": "generator_train", "rl": "generator_rl", "prune": "generator_prune"}
 
 
 def _start(
@@ -48,16 +38,16 @@ def _start(
 ) -> HttpResponse | str:
     """Start a job from form values: a redirect to its page, or the error to show."""
     try:
-        params = clean_params(kind, raw)
+        version = get_kind(kind).params_clean(raw).get("version")
+        # The runner checks the version too; here the person hears it before a job exists.
+        if version is not None:
+            try:
+                selectors.generator_version(project, version)
+            except Http404:
+                return "that generator version does not belong to this project"
+        job = job_services.job_start(project=project, kind=kind, params=raw, user=request.user)
     except ParamError as exc:
         return str(exc)
-    if "version" in params:
-        try:
-            selectors.generator_version(project, params["version"])
-        except Http404:
-            return "that generator version does not belong to this project"
-    with transaction.atomic():
-        job = job_create(kind=kind, params=params, project=project, user=request.user)
     messages.success(request, f"Started {kind} job #{job.pk}.")
     return redirect(reverse("workers:job", args=[job.pk]))
 
@@ -83,15 +73,16 @@ def generators_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse
         if action == "promote":
             version = selectors.generator_version(project, request.POST.get("version", ""))
             try:
-                pipeline_version_promote(version=version, user=request.user)
+                model_version_promote(version=version, user=request.user)
             except VersionError as exc:
                 error = str(exc)
             else:
                 messages.success(request, f"Generator v{version.version} is live.")
                 return redirect(reverse("imagegen:generators", args=[project.pk]))
         elif action in ACTIONS:
-            kind, fields = ACTIONS[action]
-            started = _start(request, project, kind, _form(request.POST, fields))
+            kind = ACTIONS[action]
+            raw = params_from_form(get_kind(kind).params, request.POST)
+            started = _start(request, project, kind, raw)
             if not isinstance(started, str):
                 return started
             error = started
@@ -106,7 +97,7 @@ def _eps_from(request: AuthedHttpRequest) -> tuple[float | None, str]:
     if not raw:
         return None, ""
     try:
-        return clean_params("generator_prune", {"eps": raw})["eps"], ""
+        return get_kind("generator_prune").params_clean({"eps": raw})["eps"], ""
     except ParamError as exc:
         return None, str(exc)
 
@@ -206,7 +197,8 @@ def product_page(request: AuthedHttpRequest, project_id: int, product_id: int) -
         if not product.cutout:
             error = "this product has no reference cut-out to generate from"
         else:
-            raw = {**_form(request.POST, GENERATE_FIELDS), "product": product.pk}
+            form = params_from_form(get_kind("generate_ads").params, request.POST)
+            raw = {**form, "product": product.pk}
             started = _start(request, project, "generate_ads", raw)
             if not isinstance(started, str):
                 return started

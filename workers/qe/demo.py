@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from jdreview.models import Membership, Project
 from jdreview.roles import ensure_role_groups
 from labeling.models import Item
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 from workers.qe.catalog import catalog_sync
 from workers.services import job_run
 from workers.versions import live_version
@@ -74,7 +74,7 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
         Membership.objects.get_or_create(project=project, user=user)
     created = catalog_sync()
     log(f"query expansion: search catalog stored ({created} new products)")
-    family = PipelineVersion.Family.QUERY_EXPANSION.value
+    family = ModelVersion.Family.QUERY_EXPANSION.value
     if live_version(project, family) is None:
         _train(project, log, seed)
     if not project.items.filter(kind=Item.Kind.QUERY_EXPANSION).exists():
@@ -83,13 +83,11 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
 
 
 def _train(project: Project, log: Callable[[str], None], seed: int) -> None:
-    import torch
+    from workers.pipelines.runtime import torch_threads
 
     # One thread: on a small shared machine, several threads per process fight the other
     # processes for the same cores and every step gets slower, not faster.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         pre = _run_here(project, "qe_pretrain", {**PRETRAIN, "seed": 7 + seed})
         log(
             f"  pre-trained: loss {pre.metrics['loss_first']:.2f} -> {pre.metrics['loss_last']:.2f}"
@@ -99,5 +97,3 @@ def _train(project: Project, log: Callable[[str], None], seed: int) -> None:
             f"  fine-tuned: held-out recall@10 {sft.metrics['recall10']:.3f} "
             f"(no expansion {sft.metrics['recall10_none']:.3f}); live: {sft.metrics['live']}"
         )
-    finally:
-        torch.set_num_threads(before)

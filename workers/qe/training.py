@@ -1,5 +1,5 @@
 """The three training phases as jobs: load the parent version, train, evaluate on the
-held-out long-tail queries, save with ``save_pretrained`` as a new PipelineVersion.
+held-out long-tail queries, save with ``save_pretrained`` as a new ModelVersion.
 
 Django side only: the training itself is ``workers.pipelines.qe``; torch and transformers
 are imported inside the functions so that importing this module stays cheap.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.conf import settings
 
 from jdreview.models import Project
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 from workers.qe.catalog import catalog_fingerprint, catalog_sync, query_world
 from workers.qe.selectors import approved_pairs, reviewer_term_ratings
 from workers.versions import (
@@ -23,14 +23,15 @@ from workers.versions import (
     artifact_dir,
     artifact_path,
     live_version,
-    pipeline_version_create,
+    model_version_create,
     versions_of,
 )
 
 if TYPE_CHECKING:
+    from workers.qe.jobs import PhaseParams, QEPretrainParams
     from workers.reporter import JobReporter
 
-FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
+FAMILY = ModelVersion.Family.QUERY_EXPANSION.value
 PHASES = ("pretrain", "sft", "ppo", "grpo")
 # Which phase's model each phase starts from.
 PREVIOUS = {"sft": "pretrain", "ppo": "sft", "grpo": "sft"}
@@ -51,10 +52,9 @@ def _project(job: Job) -> Project:
     return job.project
 
 
-def _parent(job: Job, phase: str) -> PipelineVersion | None:
+def _parent(job: Job, phase: str, number: int | None) -> ModelVersion | None:
     if phase == "pretrain":
         return None
-    number = job.params.get("parent")
     versions = versions_of(_project(job), FAMILY)
     if number is not None:
         found = [v for v in versions if v.version == int(number)]
@@ -116,42 +116,42 @@ class _Curve:
         return self.points[::step]
 
 
-def _model_config(job: Job) -> Any:
+def _model_config(params: QEPretrainParams) -> Any:
     from workers.pipelines.qe.model import ModelConfig
 
-    size = job.params.get("size", "tiny")
-    if size == "full":
+    if params.size == "full":
         path = getattr(settings, "QE_FULL_MODEL_PATH", "") or ""
         if not path or not Path(path).is_dir():
             raise PhaseError("the full config needs QE_FULL_MODEL_PATH: a local causal-LM folder")
-        return ModelConfig(size="full", path=path, seed=int(job.params.get("seed", 7)))
-    return ModelConfig(
-        n_layer=int(job.params.get("layers", 4)), seed=int(job.params.get("seed", 7))
-    )
+        return ModelConfig(size="full", path=path, seed=params.seed)
+    return ModelConfig(n_layer=params.layers, seed=params.seed)
 
 
-def run_phase(job: Job, reporter: JobReporter, phase: str) -> dict[str, Any]:
+def run_phase(job: Job, reporter: JobReporter, phase: str, params: PhaseParams) -> dict[str, Any]:
     """Run one training phase for ``job.project`` and register the result as a version."""
     import torch
 
-    from workers.pipelines.qe.model import build_model, device, load, save
+    from workers.pipelines.qe.model import build_model, load, save
     from workers.pipelines.qe.queries import pretraining_corpus, sft_pairs
     from workers.pipelines.qe.search import BM25Engine
+    from workers.pipelines.runtime import device
 
     if phase not in PHASES:
         raise PhaseError(f"unknown phase {phase!r}")
-    p = job.params
-    seed = int(p.get("seed", 7))
+    from workers.qe.jobs import QEPretrainParams
+
+    seed = params.seed
     torch.manual_seed(seed)
     if not catalog_fingerprint()[0]:
         catalog_sync(seed=seed)
         reporter.log("the search catalog was empty: stored the world catalog")
     catalog, qs = query_world()
-    train = qs.train[: int(p.get("queries", len(qs.train)))]
-    heldout = qs.heldout[: int(p.get("eval_queries", len(qs.heldout)))]
+    queries = None if isinstance(params, QEPretrainParams) else params.queries
+    train = qs.train[:queries]  # None: all of them
+    heldout = qs.heldout[: params.eval_queries]
     engine = BM25Engine(catalog)
     samples = [q.text for q in qs.heldout[:SAMPLE_QUERIES]]
-    parent = _parent(job, phase)
+    parent = _parent(job, phase, None if isinstance(params, QEPretrainParams) else params.parent)
     reporter.progress(
         0.02,
         metrics={"phase": phase},
@@ -159,9 +159,11 @@ def run_phase(job: Job, reporter: JobReporter, phase: str) -> dict[str, Any]:
         f"{len(heldout)} held-out; parent {f'v{parent.version} {parent.name}' if parent else '-'}",
     )
     if parent is None:
+        if not isinstance(params, QEPretrainParams):
+            raise PhaseError(f"{phase} starts from a parent model")
         pairs = sft_pairs(qs.train)
         corpus = pretraining_corpus(catalog, qs)
-        model, tok = build_model(_model_config(job), corpus + [f"{q}\n{e}" for q, e in pairs])
+        model, tok = build_model(_model_config(params), corpus + [f"{q}\n{e}" for q, e in pairs])
     else:
         model, tok = load(artifact_path(parent))
     cast(Any, model).to(device())  # transformers' stubs type .to() as a dtype cast
@@ -169,11 +171,13 @@ def run_phase(job: Job, reporter: JobReporter, phase: str) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     with artifact_dir() as tmp:
         if phase == "pretrain":
-            result = _pretrain(job, model, tok, catalog, qs, curve, tmp, samples)
+            result = _pretrain(params, model, tok, catalog, qs, curve, tmp, samples)
         elif phase == "sft":
-            result, extra = _sft(job, model, tok, train, curve, tmp, samples)
+            result, extra = _sft(job, params, model, tok, train, curve, tmp, samples)
         else:
-            result, extra = _rl(job, phase, model, tok, qs, train, engine, curve, tmp, samples)
+            result, extra = _rl(
+                job, params, phase, model, tok, qs, train, engine, curve, tmp, samples
+            )
         reporter.progress(0.88, log="evaluating on the held-out long-tail queries")
         texts = [q.text for q in heldout]
         scores = heldout_scores(engine, heldout, _lm_expansions(model, tok, texts))
@@ -190,12 +194,12 @@ def run_phase(job: Job, reporter: JobReporter, phase: str) -> dict[str, Any]:
             **extra,
         }
         save(model, tok, tmp)
-        version = pipeline_version_create(
+        version = model_version_create(
             project=_project(job),
             family=FAMILY,
             name=phase,
             saved_dir=tmp,
-            config={"phase": phase, "params": dict(p), "n_params": model.num_parameters()},
+            config={"phase": phase, "params": dict(job.params), "n_params": model.num_parameters()},
             metrics=metrics,
             parent=parent,
             job=job,
@@ -210,10 +214,10 @@ def run_phase(job: Job, reporter: JobReporter, phase: str) -> dict[str, Any]:
     return {**metrics, "version": version.version, "live": promoted}
 
 
-def _maybe_promote(version: PipelineVersion) -> bool:
+def _maybe_promote(version: ModelVersion) -> bool:
     """A servable version goes live by itself when its held-out recall@10 is not worse than
     the live one's (or nothing is live); otherwise a manager promotes it by hand."""
-    from workers.versions import pipeline_version_promote
+    from workers.versions import model_version_promote
 
     if version.name not in SERVABLE:
         return False
@@ -221,34 +225,32 @@ def _maybe_promote(version: PipelineVersion) -> bool:
     if live is not None and live.metrics.get("recall10", 0.0) > version.metrics["recall10"]:
         return False
     try:
-        pipeline_version_promote(version=version)
+        model_version_promote(version=version)
     except VersionError:
         return False
     return True
 
 
-def _pretrain(job, model, tok, catalog, qs, curve, tmp, samples):  # type: ignore[no-untyped-def]
+def _pretrain(params, model, tok, catalog, qs, curve, tmp, samples):  # type: ignore[no-untyped-def]
     from workers.pipelines.qe.queries import pretraining_corpus
     from workers.pipelines.qe.train import PretrainConfig, pretrain
 
-    p = job.params
     cfg = PretrainConfig(
-        lr=float(p.get("lr", PretrainConfig.lr)),
-        steps=int(p.get("steps", 300)),
-        batch_size=int(p.get("batch_size", 32)),
-        seed=int(p.get("seed", 7)),
-        log_every=max(1, min(20, int(p.get("steps", 300)) // 10)),
+        lr=params.lr,
+        steps=params.steps,
+        batch_size=params.batch_size,
+        seed=params.seed,
+        log_every=max(1, min(20, params.steps // 10)),
     )
     return pretrain(model, tok, pretraining_corpus(catalog, qs), cfg, curve, None, samples)
 
 
-def _sft(job, model, tok, train, curve, tmp, samples):  # type: ignore[no-untyped-def]
+def _sft(job, params, model, tok, train, curve, tmp, samples):  # type: ignore[no-untyped-def]
     import json
 
     from workers.pipelines.qe.queries import sft_pairs
     from workers.pipelines.qe.train import SFTConfig, finetune
 
-    p = job.params
     approved = approved_pairs(_project(job))
     pairs = sft_pairs(train, approved)
     # The exact fine-tuning set travels with the model: what it learned from is auditable.
@@ -256,17 +258,19 @@ def _sft(job, model, tok, train, curve, tmp, samples):  # type: ignore[no-untype
         for q, e in pairs:
             f.write(json.dumps({"query": q, "expansion": e}) + "\n")
     cfg = SFTConfig(
-        lr=float(p.get("lr", SFTConfig.lr)),
-        steps=int(p.get("steps", 250)),
-        batch_size=int(p.get("batch_size", 32)),
-        seed=int(p.get("seed", 7)),
-        log_every=max(1, min(20, int(p.get("steps", 250)) // 10)),
+        lr=params.lr,
+        steps=params.steps,
+        batch_size=params.batch_size,
+        seed=params.seed,
+        log_every=max(1, min(20, params.steps // 10)),
     )
     result = finetune(model, tok, pairs, cfg, curve, None, samples)
     return result, {"click_log_pairs": len(pairs) - len(approved), "approved_pairs": len(approved)}
 
 
-def relevance_ratings(job: Job, train: Sequence[Any]) -> tuple[list[tuple[str, str, bool]], str]:
+def relevance_ratings(
+    job: Job, train: Sequence[Any], *, seed: int
+) -> tuple[list[tuple[str, str, bool]], str]:
     """Reviewers' term ratings when there are enough of both kinds, else simulated ones."""
     from workers.pipelines.qe.queries import simulated_term_ratings
 
@@ -274,18 +278,17 @@ def relevance_ratings(job: Job, train: Sequence[Any]) -> tuple[list[tuple[str, s
     kinds = {r for _, _, r in ratings}
     if len(ratings) >= MIN_REVIEWER_RATINGS and kinds == {True, False}:
         return ratings, "reviewers"
-    return simulated_term_ratings(train, seed=int(job.params.get("seed", 7))), "simulated"
+    return simulated_term_ratings(train, seed=seed), "simulated"
 
 
-def _rl(job, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type: ignore[no-untyped-def]
+def _rl(job, params, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type: ignore[no-untyped-def]
     from rewards.qe import DEFAULT_WEIGHTS, EmbeddingCache, QEReward, TermRelevanceModel
-    from workers.pipelines.qe.model import device
     from workers.pipelines.qe.queries import rl_split
+    from workers.pipelines.runtime import device
 
-    p = job.params
-    seed = int(p.get("seed", 7))
+    seed = params.seed
     cache = EmbeddingCache(str(device()))
-    ratings, source = relevance_ratings(job, train)
+    ratings, source = relevance_ratings(job, train, seed=seed)
     rel_model = TermRelevanceModel(cache)
     accuracy = rel_model.fit(ratings)
     curve.reporter.log(
@@ -299,13 +302,13 @@ def _rl(job, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type
         "relevance_train_accuracy": accuracy,
     }
     val, pool = rl_split(qs)
-    val = val[: int(p.get("eval_queries", 240))]
+    val = val[: params.eval_queries or 240]
     if phase == "ppo":
         from workers.pipelines.qe.ppo import PPOConfig, ppo_train
 
-        batch = int(p.get("batch_size", 64))
+        batch = params.batch_size
         cfg = PPOConfig(
-            iterations=int(p.get("steps", PPOConfig.iterations)),
+            iterations=params.steps,
             batch_size=batch,
             minibatch_size=max(1, min(32, batch // 2)),
             seed=seed,
@@ -322,9 +325,9 @@ def _rl(job, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type
         from workers.pipelines.qe.grpo import GRPOConfig, grpo_train
 
         cfg_g = GRPOConfig(
-            steps=int(p.get("steps", 40)),
-            prompts_per_step=int(p.get("prompts", 8)),
-            num_generations=int(p.get("generations", 8)),
+            steps=params.steps,
+            prompts_per_step=params.prompts,
+            num_generations=params.generations,
             seed=seed,
         )
         result = grpo_train(

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,8 +16,8 @@ from jdreview.access import project_for
 from jdreview.http import AuthedHttpRequest
 from jdreview.roles import PERM_MODELS, has_perm
 from workers import services
-from workers.models import PipelineVersion
-from workers.params import ParamError, clean_params
+from workers.models import ModelVersion
+from workers.params import ParamError, params_from_form
 from workers.qe.search import BackendUnavailable
 from workers.qe.serving import (
     ModelLoading,
@@ -27,9 +26,10 @@ from workers.qe.serving import (
     clean_query,
     expansion_for,
 )
-from workers.versions import VersionError, live_version, pipeline_version_promote, versions_of
+from workers.registry import get_kind
+from workers.versions import VersionError, live_version, model_version_promote, versions_of
 
-FAMILY = PipelineVersion.Family.QUERY_EXPANSION.value
+FAMILY = ModelVersion.Family.QUERY_EXPANSION.value
 SERVABLE = ("sft", "ppo", "grpo")
 # Buttons on the loop page: job kind -> label. Parameters are the kinds' defaults.
 STARTABLE = {
@@ -40,7 +40,6 @@ STARTABLE = {
     "qe_grpo": "Phase 3: GRPO",
     "qe_review_items": "Queue expansions for review",
 }
-STEP_FIELDS = ("steps",)
 
 
 @require_GET
@@ -101,14 +100,12 @@ def start_job(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     if kind not in STARTABLE:
         messages.error(request, f"unknown job kind {kind!r}")
         return redirect(back)
-    raw = {k: request.POST[k] for k in STEP_FIELDS if request.POST.get(k)}
+    raw = params_from_form(get_kind(kind).params, request.POST)
     try:
-        params = clean_params(kind, raw)
+        job = services.job_start(project=project, kind=kind, params=raw, user=request.user)
     except ParamError as exc:
         messages.error(request, str(exc))
         return redirect(back)
-    with transaction.atomic():
-        job = services.job_create(kind=kind, params=params, project=project, user=request.user)
     messages.success(request, f"Started {job.kind} job #{job.pk}.")
     return redirect(reverse("workers:job", args=[job.pk]))
 
@@ -118,14 +115,14 @@ def start_job(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
 def promote(request: AuthedHttpRequest, project_id: int, version_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
     back = reverse("qe:loop", args=[project.pk])
-    version = PipelineVersion.objects.filter(pk=version_id, project=project, family=FAMILY).first()
+    version = ModelVersion.objects.filter(pk=version_id, project=project, family=FAMILY).first()
     if version is None:
         messages.error(request, "no such query-expansion version in this project")
     elif version.name not in SERVABLE:
         messages.error(request, "a pre-trained model does not write expansions; fine-tune it first")
     else:
         try:
-            pipeline_version_promote(version=version, user=request.user)
+            model_version_promote(version=version, user=request.user)
         except VersionError as exc:
             messages.error(request, str(exc))
         else:
