@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from annotation_loop import count_lost, count_over_overlap
+from bench.annotation_loop import count_lost, count_over_overlap
 
 # (start, end) on time.perf_counter, "next" / "submit" / "error", HTTP status (0: no answer)
 Request = tuple[float, float, str, int]

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from _stack import PYTHON, ROOT, _children, _free_port
+from bench._stack import PYTHON, ROOT, _children, _free_port
 
 
 def _stop_group(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:

@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _load import LoadResult, percentile, run_load
-from _stack import CpuMeter, Stack
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._load import LoadResult, percentile, run_load
+from bench._stack import CpuMeter, Stack
 
 DEFAULT_SERVER = "postgres://root@127.0.0.1:5432/postgres"
 

@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _faults import Window, count_load, live_intact, recovery_s
-from _faults_probe import Probe
-from _faults_stack import PgCluster, Process, RedisServer, celery_worker, dispatcher
-from _load import run_load
-from _stack import PYTHON, ROOT, Stack
-from annotation_loop import check_db
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench._faults import Window, count_load, live_intact, recovery_s
+from bench._faults_probe import Probe
+from bench._faults_stack import PgCluster, Process, RedisServer, celery_worker, dispatcher
+from bench._load import run_load
+from bench._stack import PYTHON, ROOT, Stack
+from bench.annotation_loop import check_db
 
 GRACE_S = 1.0  # after a service is back, for the requests in flight across its return
 JOB_WAIT_S = 240.0  # after the load, for the jobs the faults left to finish

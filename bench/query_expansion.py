@@ -32,7 +32,6 @@ from workers.pipelines.qe.grpo import GRPOConfig, grpo_train
 from workers.pipelines.qe.model import (
     ModelConfig,
     build_model,
-    device,
     expand,
     expanded_query,
     generate,
@@ -50,6 +49,7 @@ from workers.pipelines.qe.queries import (
 from workers.pipelines.qe.search import BM25Engine, precision_at_k, recall_at_k
 from workers.pipelines.qe.synonyms import SynonymExpander
 from workers.pipelines.qe.train import PretrainConfig, SFTConfig, finetune, pretrain
+from workers.pipelines.runtime import device
 
 
 def log(msg: str) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import torch  # noqa: E402
 
@@ -54,7 +53,7 @@ def main() -> None:
     ap.add_argument("--cache-dir", type=Path, default=ROOT / "var" / "bench_gate")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from gate import build_world  # bench/gate.py's cached world
+    from bench.gate import build_world  # bench/gate.py's cached world
 
     rows = build_world(max(args.images, 250), 0, args.cache_dir)[: args.images]
     folder = Path(rows[0]["folder"])

@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bench_module():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT / "bench"))
-    import active_learning
+    from bench import active_learning
 
     return active_learning
 

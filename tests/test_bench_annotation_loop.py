@@ -45,8 +45,7 @@ def postgres_up() -> None:
 
 
 def _bench_module():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT / "bench"))
-    import annotation_loop
+    from bench import annotation_loop
 
     return annotation_loop
 

@@ -4,15 +4,13 @@ counters are not blind."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _faults():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(ROOT / "bench"))
-    import _faults
+    from bench import _faults
 
     return _faults
 

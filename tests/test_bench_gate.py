@@ -4,7 +4,6 @@ clean."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from labeling.world.reviewers import SimulatedReviewer, settled_labels
@@ -13,11 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _gate_bench():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_gate", ROOT / "bench" / "gate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from bench import gate
+
+    return gate
 
 
 def _clean(key: str) -> dict:

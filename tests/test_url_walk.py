@@ -25,7 +25,7 @@ from labeling.models import Annotation, Assignment, Item
 from rewards.models import Audit
 from tests.conftest import _persona
 from tests.factories import ItemFactory, ProjectFactory, add_member, png_bytes
-from workers.models import Job, PipelineVersion
+from workers.models import Job, ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,12 @@ def _patterns(
 
 @pytest.fixture
 def victim(groups):  # type: ignore[no-untyped-def]
-    """A project with one of every row a URL can name."""
+    return make_rows(groups)
+
+
+def make_rows(groups: Any) -> dict[str, Any]:
+    """A project with one of every row a URL can name (and the pages show): URL arguments
+    by name."""
     project = ProjectFactory(name=SECRET, slug="victim-4f1c")
     owner = _persona(groups, "victim-annotator", Role.ANNOTATOR)
     add_member(owner, project)
@@ -64,12 +69,21 @@ def victim(groups):  # type: ignore[no-untyped-def]
         "exports/victim-4f1c-jsonl-x-abcdefghijklmnop.jsonl", ContentFile(b"{}\n")
     )
     job = Job.objects.create(kind="export", project=project, artifacts={"file": export})
-    version = PipelineVersion.objects.create(
+    version = ModelVersion.objects.create(
         project=project, family="generator", version=1, name="base", artifact="nowhere"
     )
     product = Product(sku="victim-sku", title="Mug", category="kitchen")
     product.cutout.save("victim-sku.png", ContentFile(png_bytes()), save=True)
     trace = Item.objects.create(project=project, kind=Item.Kind.AGENT_TRACE, payload={})
+    # A query-expansion RL version: its dashboard panel draws the reward curve.
+    ModelVersion.objects.create(
+        project=project,
+        family="query_expansion",
+        version=1,
+        name="ppo",
+        artifact="nowhere",
+        metrics={"reward_components": {"format": 1.0}, "curve": [{"step": 1, "reward": 0.5}]},
+    )
     return {
         "project_id": project.pk,
         "assignment_id": assignment.pk,
@@ -90,7 +104,7 @@ def _state() -> tuple[Any, ...]:
         tuple(Assignment.objects.order_by("pk").values_list("status", flat=True)),
         tuple(Audit.objects.order_by("pk").values_list("status", flat=True)),
         Job.objects.count(),
-        tuple(PipelineVersion.objects.order_by("pk").values_list("status", flat=True)),
+        tuple(ModelVersion.objects.order_by("pk").values_list("status", flat=True)),
         Item.objects.count(),
     )
 

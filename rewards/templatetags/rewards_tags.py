@@ -7,9 +7,11 @@ register = template.Library()
 
 @register.filter
 def pct(value: Any) -> str:
-    if value is None:
+    # A metric a version does not have reaches the template as "" (a missing key).
+    try:
+        return f"{float(value):.1%}"
+    except (TypeError, ValueError):
         return "—"
-    return f"{float(value):.1%}"
 
 
 @register.filter
