@@ -82,6 +82,8 @@ lint() {
   "$VENV/bin/ruff" format --check . >/dev/null || {
     echo "ruff format would reformat files: run .venv/bin/ruff format ." >&2; return 1; }
   "$VENV/bin/mypy" jdreview labeling rewards workers
+  say "import contracts (pyproject.toml: ML without Django, apps import downward)"
+  "$VENV/bin/lint-imports" --no-cache
 }
 
 cmd_test() {

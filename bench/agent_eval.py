@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from rewards.agents.scoring import pass_k_over_tasks, score_trace
-from rewards.agents.step_judge import StepJudge, judge_examples
-from workers.pipelines.agents import policy as pol
-from workers.pipelines.agents import train_policy as tp
-from workers.pipelines.agents.evaluate import evaluate_policy
-from workers.pipelines.agents.scripted import run_scripted, scripted_traces
-from workers.pipelines.agents.world import (
+from workers.agents.ml import policy as pol
+from workers.agents.ml import train_policy as tp
+from workers.agents.ml.evaluate import evaluate_policy
+from workers.agents.ml.judge.scoring import pass_k_over_tasks, score_trace
+from workers.agents.ml.judge.step_judge import StepJudge, judge_examples
+from workers.agents.ml.scripted import run_scripted, scripted_traces
+from workers.agents.ml.world import (
     World,
     goal_reached,
     load_catalog,

@@ -3,7 +3,7 @@ measured by the world's oracle on held-out products and seeds.
 
 Run: .venv/bin/python bench/image_rl.py [--quick]
 The reward is a small per-aspect CNN trained here on simulated reviewers' labels of world
-ads (workers/pipelines/imagegen/reward.py), not the rewards/ml ensemble, which scores stored
+ads (workers/imagegen/ml/reward.py), not the rewards/ml ensemble, which scores stored
 files and has no trained artifacts at bench time. The oracle judges pixels; it is never the
 reward.
 """
@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import torch
 
-from workers.pipelines.imagegen import AdImageGenerator, tiny_config
-from workers.pipelines.imagegen.reward import ASPECTS, reward_fn_from, train_reward
-from workers.pipelines.imagegen.rl import RLConfig, rl_run
-from workers.pipelines.imagegen.train import TrainConfig, train_generator
-from workers.pipelines.imagegen.world_data import (
+from workers.imagegen.ml import AdImageGenerator, tiny_config
+from workers.imagegen.ml.reward import ASPECTS, reward_fn_from, train_reward
+from workers.imagegen.ml.rl import RLConfig, rl_run
+from workers.imagegen.ml.train import TrainConfig, train_generator
+from workers.imagegen.ml.world_data import (
     ads_to_tensors,
     oracle_judge,
     world_ads,
@@ -111,7 +111,7 @@ def main() -> None:
     if args.sheet:
         from PIL import Image
 
-        from workers.pipelines.imagegen import generate_ads
+        from workers.imagegen.ml import generate_ads
 
         shown = generate_ads(model, h_titles[:24], h_cutouts[:24], h_seeds[:24])
         sheet = Image.new("RGB", (128 * 8, 128 * 3))

@@ -24,8 +24,8 @@ import copy
 import numpy as np
 import torch
 
-from workers.pipelines.imagegen import AdImageGenerator, tiny_config
-from workers.pipelines.imagegen.pruning import (
+from workers.imagegen.ml import AdImageGenerator, tiny_config
+from workers.imagegen.ml.pruning import (
     analyze,
     block_influence,
     lowest_influence_removal,
@@ -33,14 +33,14 @@ from workers.pipelines.imagegen.pruning import (
     recover,
     uniform_removal,
 )
-from workers.pipelines.imagegen.train import (
+from workers.imagegen.ml.train import (
     GenData,
     TrainConfig,
     heldout_loss,
     step_times,
     train_generator,
 )
-from workers.pipelines.imagegen.world_data import world_ads, world_training_data
+from workers.imagegen.ml.world_data import world_ads, world_training_data
 
 
 def log(msg: str) -> None:

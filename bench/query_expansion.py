@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 
 from labeling.world.catalog import build_catalog
-from rewards.qe import DEFAULT_WEIGHTS, EmbeddingCache, QEReward, TermRelevanceModel
-from workers.pipelines.qe.grpo import GRPOConfig, grpo_train
-from workers.pipelines.qe.model import (
+from workers.ml.runtime import device
+from workers.qe.ml.grpo import GRPOConfig, grpo_train
+from workers.qe.ml.model import (
     ModelConfig,
     build_model,
     expand,
@@ -37,8 +37,8 @@ from workers.pipelines.qe.model import (
     generate,
     parse_expansion,
 )
-from workers.pipelines.qe.ppo import PPOConfig, ppo_train
-from workers.pipelines.qe.queries import (
+from workers.qe.ml.ppo import PPOConfig, ppo_train
+from workers.qe.ml.queries import (
     build_queries,
     format_expansion,
     pretraining_corpus,
@@ -46,10 +46,10 @@ from workers.pipelines.qe.queries import (
     sft_pairs,
     simulated_term_ratings,
 )
-from workers.pipelines.qe.search import BM25Engine, precision_at_k, recall_at_k
-from workers.pipelines.qe.synonyms import SynonymExpander
-from workers.pipelines.qe.train import PretrainConfig, SFTConfig, finetune, pretrain
-from workers.pipelines.runtime import device
+from workers.qe.ml.reward import DEFAULT_WEIGHTS, EmbeddingCache, QEReward, TermRelevanceModel
+from workers.qe.ml.search import BM25Engine, precision_at_k, recall_at_k
+from workers.qe.ml.synonyms import SynonymExpander
+from workers.qe.ml.train import PretrainConfig, SFTConfig, finetune, pretrain
 
 
 def log(msg: str) -> None:

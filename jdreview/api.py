@@ -24,6 +24,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from jdreview.errors import UserError
+
 # Every table's id is a BigAutoField: a number past PostgreSQL's bigint names nothing.
 MAX_ID = 2**63 - 1
 PAGE_MAX = 1000
@@ -144,17 +146,11 @@ def _messages(detail: Any, path: str = "") -> Iterator[str]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus the project's domain errors as 4xx with a message."""
-    from labeling.items import ImportError_
-    from labeling.schemas import AnnotationError
-    from labeling.services import QueueError
-    from labeling.uploads import UploadError
-
-    if isinstance(exc, ImportError_):
-        return Response({"detail": str(exc), "errors": exc.errors}, status=400)
-    if isinstance(exc, UploadError | AnnotationError):
-        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, QueueError):
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, UserError):
+        body: dict[str, Any] = {"detail": str(exc)}
+        if exc.errors is not None:
+            body["errors"] = exc.errors
+        return Response(body, status=exc.status)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, SuspiciousOperation) and not isinstance(exc, RequestDataTooBig):
@@ -164,10 +160,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ValidationError):
         # DRF answers a bare list or a {field: [...]} map; clients get one shape.
-        body: dict[str, Any] = {"detail": "; ".join(_messages(exc.detail)) or "invalid input"}
+        shaped: dict[str, Any] = {"detail": "; ".join(_messages(exc.detail)) or "invalid input"}
         if isinstance(exc.detail, dict):
-            body["field_errors"] = exc.detail
-        response.data = body
+            shaped["field_errors"] = exc.detail
+        response.data = shaped
     return response
 
 

@@ -61,6 +61,10 @@ INSTALLED_APPS = [
     "labeling",
     "rewards",
     "workers",
+    # The loops: each registers itself (jdreview.loops) when its app is ready.
+    "workers.imagegen",
+    "workers.qe",
+    "workers.agents",
 ]
 
 MIDDLEWARE = [

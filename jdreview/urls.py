@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from jdreview import api, views
+from jdreview.loops import all_loops
 from labeling.media import media_file
 
 urlpatterns = [
@@ -16,9 +17,8 @@ urlpatterns = [
     path("", include("labeling.urls")),
     path("", include("workers.urls")),
     path("", include("rewards.urls")),
-    path("", include("workers.imagegen.urls")),
-    path("", include("workers.qe.urls")),
-    path("", include("workers.agents.urls")),
+    # Each loop's pages and API (jdreview.loops), registered by its app.
+    *(path("", include(loop.urls)) for loop in all_loops()),
     path("api/", include("labeling.api_urls")),
     path("api/", include("workers.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import HttpResponse
@@ -10,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from jdreview.access import project_for, projects_for, require_perm
 from jdreview.http import AuthedHttpRequest
+from jdreview.loops import Loop, all_loops
 from jdreview.models import Project
 from jdreview.panels import extra_panels
 from jdreview.roles import PERM_DASHBOARDS, has_perm, user_roles
@@ -28,17 +31,22 @@ def home(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "home.html", {"projects": projects, "roles": user_roles(request.user)})
 
 
-def _loops(project: Project) -> dict[str, bool]:
-    """Which loops a project takes part in, from its items and models. A project with
-    neither is an ad-image one (where new projects start)."""
+@dataclass(frozen=True)
+class ProjectLoops:
+    """What a project takes part in: the ad-image review and launch gate (labeling and
+    rewards, where new projects start) and the registered loops that are active."""
+
+    images: bool
+    loops: list[Loop]
+
+
+def _loops(project: Project) -> ProjectLoops:
     kinds = set(project.items.values_list("kind", flat=True).distinct())
     families = set(project.model_versions.values_list("family", flat=True).distinct())
-    image_families = {"aspect_reward", "generator"}
-    return {
-        "images": "ad_image" in kinds or bool(image_families & families) or not (kinds or families),
-        "qe": "query_expansion" in kinds or "query_expansion" in families,
-        "agents": "agent_trace" in kinds or "agent_policy" in families,
-    }
+    images = "ad_image" in kinds or "aspect_reward" in families or not (kinds or families)
+    return ProjectLoops(
+        images=images, loops=[loop for loop in all_loops() if loop.is_active(kinds, families)]
+    )
 
 
 @require_GET
@@ -53,7 +61,7 @@ def project_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     )
     loops = _loops(project)
     context = {"project": project, "counts": counts, "loops": loops}
-    if loops["images"] and has_perm(request.user, PERM_DASHBOARDS):
+    if loops.images and has_perm(request.user, PERM_DASHBOARDS):
         from rewards.audits import gate_for
         from rewards.charts import tradeoff_svg
         from rewards.selectors import gate_metrics
@@ -96,7 +104,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
             "annotators": stats.annotator_stats(p),
             "extra": extra_panels(p),
         }
-        if _loops(p)["images"]:
+        if _loops(p).images:
             panel.update(
                 gate=reward_selectors.gate_metrics(p),
                 gate_by_day=reward_selectors.gate_metrics_by_day(p, limit=14),

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
+from jdreview.errors import UserError
 from jdreview.jsonin import json_loads
 from jdreview.models import Product, Project
 from labeling.models import Item
@@ -29,7 +30,7 @@ ANALYZE_AFTER = 500  # items in one batch
 AD_FIELDS = (*AD_ASPECTS, "usable")
 
 
-class ImportError_(ValueError):
+class ImportError_(UserError, ValueError):
     """A batch was refused; ``errors`` lists every problem found, by line."""
 
     def __init__(self, errors: list[str]) -> None:

@@ -3,14 +3,13 @@ labeling page shows the item and reads its form, and how annotations split into 
 agreement statistics.
 
 The queue, overlap, gold, skip, undo and agreement machinery is the same for every kind;
-each kind only brings a :class:`KindSpec`. Ad images are defined here; query expansions
-and agent traces live with their own code (``labeling.qe``, ``labeling.traces``) and are
-imported the first time they are asked for.
+each kind only brings a :class:`KindSpec`. Ad images are defined here; a loop's own kind
+(query expansions, agent traces) lives in the loop's folder and registers itself when the
+loop's app is ready (see jdreview.loops).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -75,11 +74,6 @@ AD_IMAGE = KindSpec(
 )
 
 _SPECS: dict[str, KindSpec] = {"ad_image": AD_IMAGE}
-# Kinds whose spec lives with their own code: kind -> module that calls register().
-_MODULES = {
-    "query_expansion": "labeling.qe.kind",
-    "agent_trace": "labeling.traces.kind",
-}
 
 
 def register(spec: KindSpec) -> KindSpec:
@@ -88,8 +82,6 @@ def register(spec: KindSpec) -> KindSpec:
 
 
 def spec_for(kind: str) -> KindSpec:
-    if kind not in _SPECS and kind in _MODULES:
-        importlib.import_module(_MODULES[kind])
     try:
         return _SPECS[kind]
     except KeyError:

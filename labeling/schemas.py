@@ -7,6 +7,7 @@ from typing import Any
 
 # The aspects come from the aspect registry (torch-free to import); re-exported here for
 # the annotation checks and the Django code that validates against them.
+from jdreview.errors import UserError
 from rewards.ml.aspects import AD_ASPECTS
 
 VERDICTS = ("ok", "defect")
@@ -15,7 +16,7 @@ MAX_REASON_CHARS = 2000
 MAX_MARKS = 50
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError, ValueError):
     """The submitted annotation is malformed; the message says what to fix."""
 
 

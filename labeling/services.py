@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from jdreview.errors import UserError
 from jdreview.models import Project
 from labeling.kinds import spec_for
 from labeling.models import Annotation, Assignment, Item
@@ -30,8 +31,10 @@ EXPIRE_SWEEP_EVERY_S = 5.0
 _last_sweep: dict[int, float] = {}
 
 
-class QueueError(Exception):
+class QueueError(UserError):
     """A queue action that cannot be done in the item's current state (→ HTTP 409)."""
+
+    status = 409
 
 
 def _skip_locked() -> bool:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from jdreview.errors import UserError
+
 FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 JPEG_QUALITY = 95
 # Colour spaces whose ICC profile still describes the pixels after normalising.
@@ -32,7 +34,7 @@ _RGB_MODES = {"RGB", "RGBA", "P"}
 _DEEP_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 
 
-class UploadError(ValueError):
+class UploadError(UserError, ValueError):
     """The upload is refused; the message says why, in words a user can act on."""
 
 

@@ -23,7 +23,7 @@ from jdreview.models import Membership, Product, Project
 from jdreview.roles import Role, ensure_role_groups
 from labeling.items import NewItem, items_create, refresh_queue_statistics
 from labeling.models import Item
-from labeling.services import annotation_record, annotation_submit, task_next, task_skip
+from labeling.services import annotation_submit, task_next, task_skip
 from labeling.uploads import check_image
 
 Progress = Callable[[float, str], None]
@@ -256,55 +256,3 @@ def simulate_labels(
         review=lambda item, reviewer, _rng: reviewer.label(item.truth.get("aspects", {})),
         progress=progress,
     )
-
-
-def simulate_calibration_audit(
-    *,
-    project: Project,
-    seed: int = 0,
-    error_range: tuple[float, float] = (0.01, 0.03),
-    progress: Progress | None = None,
-) -> int:
-    """Senior ops auditors (error rates 1-3%, against 3-15% for ordinary reviewers) label
-    every labeled ad image of the project's held-out split: three each, two more where
-    those disagree (``settled_labels``), stored as "audit" annotations through
-    ``annotation_record`` like an ops verdict.
-
-    The gate is calibrated on the held-out split's labels, and its guarantee is only as
-    good as they are: one ordinary reviewer calls a clean image unusable about a quarter
-    of the time (three aspects at 3-15% each), so no threshold could be shown to launch
-    98% usable images. Returns labels stored; images already audited are skipped."""
-    from labeling.models import Annotation
-    from labeling.world.reviewers import settled_labels
-    from rewards.ml.train import split_for
-
-    pairs = simulated_reviewers(
-        project=project,
-        count=5,
-        seed=seed,
-        error_range=error_range,
-        role=Role.OPS,
-        prefix="sim-auditor-",
-    )
-    user_of = {reviewer.name: user for user, reviewer in pairs}
-    auditors = [reviewer for _, reviewer in pairs]
-    audited = set(
-        Annotation.objects.filter(
-            project=project, source="audit", user__in=user_of.values()
-        ).values_list("item_id", flat=True)
-    )
-    labeled = (
-        Item.objects.filter(project=project, kind=Item.Kind.AD_IMAGE, done_count__gt=0)
-        .exclude(truth={})
-        .exclude(pk__in=audited)
-        .order_by("pk")
-    )
-    held = [i for i in labeled if split_for(i.pk, salt=str(project.pk)) == "heldout"]
-    stored = 0
-    for n, item in enumerate(held, 1):
-        for reviewer, values in settled_labels(item.truth["aspects"], str(item.pk), auditors):
-            annotation_record(item=item, user=user_of[reviewer.name], values=values, source="audit")
-            stored += 1
-        if progress and n % 50 == 0:
-            progress(n / len(held), f"{n}/{len(held)} held-out images audited")
-    return stored

@@ -6,6 +6,7 @@ class RewardsConfig(AppConfig):
     verbose_name = "Reward models"
 
     def ready(self) -> None:
+        import rewards.jobs  # noqa: F401  (registers the job kinds)
         from rewards.registry import FAMILY, check_artifact
         from workers.versions import artifact_check_register
 

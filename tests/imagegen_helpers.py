@@ -23,7 +23,7 @@ def saved_generator(project: Project, *, layers: int = 2, seed: int = 0) -> Mode
     import torch
 
     from workers.imagegen.evaluation import live_reward, version_save
-    from workers.pipelines.imagegen import AdImageGenerator, tiny_config
+    from workers.imagegen.ml import AdImageGenerator, tiny_config
 
     torch.manual_seed(seed)
     model = AdImageGenerator(tiny_config(num_layers=layers, sample_steps=4))

@@ -20,7 +20,7 @@ def tiny_qe_model(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     import torch
 
     from labeling.world.catalog import build_catalog
-    from workers.pipelines.qe.model import ModelConfig, build_model, save
+    from workers.qe.ml.model import ModelConfig, build_model, save
 
     torch.manual_seed(0)
     texts = [p.title for p in build_catalog(seed=7, n=300)]

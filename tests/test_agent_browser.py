@@ -9,11 +9,11 @@ import json
 import pytest
 
 from labeling.models import Annotation
-from labeling.traces.services import traces_import
 from tests.browser import wait_until
+from workers.agents.ml.scripted import run_scripted
+from workers.agents.ml.trace import to_chat
+from workers.agents.traces.services import traces_import
 from workers.agents.world import agent_world, task_split
-from workers.pipelines.agents.scripted import run_scripted
-from workers.pipelines.agents.trace import to_chat
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

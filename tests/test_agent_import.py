@@ -14,9 +14,9 @@ from django.urls import reverse
 from jdreview.roles import Role
 from labeling.models import Item
 from tests.factories import ItemFactory, UserFactory, add_member
+from workers.agents.ml.scripted import run_scripted
+from workers.agents.ml.trace import to_chat
 from workers.agents.world import agent_world, task_split
-from workers.pipelines.agents.scripted import run_scripted
-from workers.pipelines.agents.trace import to_chat
 
 pytestmark = [pytest.mark.django_db, pytest.mark.backend]
 

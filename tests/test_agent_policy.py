@@ -8,13 +8,13 @@ import pytest
 import torch
 from transformers import GPT2LMHeadModel
 
-from rewards.agents.step_judge import StepJudge
-from workers.pipelines.agents import policy as pol
-from workers.pipelines.agents import train_policy as tp
-from workers.pipelines.agents.evaluate import evaluate_policy
-from workers.pipelines.agents.scripted import scripted_traces
-from workers.pipelines.agents.tools import TOOL_SCHEMAS
-from workers.pipelines.agents.world import World, load_catalog, make_tasks
+from workers.agents.ml import policy as pol
+from workers.agents.ml import train_policy as tp
+from workers.agents.ml.evaluate import evaluate_policy
+from workers.agents.ml.judge.step_judge import StepJudge
+from workers.agents.ml.scripted import scripted_traces
+from workers.agents.ml.tools import TOOL_SCHEMAS
+from workers.agents.ml.world import World, load_catalog, make_tasks
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TINY = pol.PolicyConfig(n_layer=1, n_embd=32, n_head=2, n_positions=384)

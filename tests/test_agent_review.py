@@ -11,10 +11,10 @@ from django.urls import reverse
 
 from labeling import services, stats
 from labeling.models import Annotation, Item
-from labeling.traces.services import traces_import
+from workers.agents.ml.scripted import run_scripted
+from workers.agents.ml.trace import to_chat
+from workers.agents.traces.services import traces_import
 from workers.agents.world import agent_world, task_split
-from workers.pipelines.agents.scripted import run_scripted
-from workers.pipelines.agents.trace import to_chat
 
 pytestmark = pytest.mark.django_db
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from rewards.agents.detect import execution_failure
-from rewards.agents.scoring import pass_hat_k, pass_k_over_tasks, score_trace
-from rewards.agents.step_judge import StepJudge, judge_examples
-from workers.pipelines.agents.scripted import EXECUTION_FLAWS, run_scripted, scripted_traces
-from workers.pipelines.agents.tools import ShopState
-from workers.pipelines.agents.trace import Step, ToolCall, Trace
-from workers.pipelines.agents.world import Task, World, load_catalog, make_tasks, split_tasks
+from workers.agents.ml.judge.detect import execution_failure
+from workers.agents.ml.judge.scoring import pass_hat_k, pass_k_over_tasks, score_trace
+from workers.agents.ml.judge.step_judge import StepJudge, judge_examples
+from workers.agents.ml.scripted import EXECUTION_FLAWS, run_scripted, scripted_traces
+from workers.agents.ml.tools import ShopState
+from workers.agents.ml.trace import Step, ToolCall, Trace
+from workers.agents.ml.world import Task, World, load_catalog, make_tasks, split_tasks
 
 
 @pytest.fixture(scope="module")

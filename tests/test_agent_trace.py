@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from workers.pipelines.agents.scripted import run_scripted
-from workers.pipelines.agents.trace import TraceFormatError, parse_trace, to_chat
-from workers.pipelines.agents.world import World, goal_reached, load_catalog, make_tasks
+from workers.agents.ml.scripted import run_scripted
+from workers.agents.ml.trace import TraceFormatError, parse_trace, to_chat
+from workers.agents.ml.world import World, goal_reached, load_catalog, make_tasks
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from labeling.models import Annotation, Item
-from labeling.traces.services import traces_import
 from rewards.models import Audit, Decision
 from tests.browser import wait_until
 from tests.factories import ItemFactory
+from workers.agents.ml.scripted import run_scripted
+from workers.agents.ml.trace import to_chat
+from workers.agents.traces.services import traces_import
 from workers.agents.world import agent_world, task_split
-from workers.pipelines.agents.scripted import run_scripted
-from workers.pipelines.agents.trace import to_chat
 
 SHOTS = {"phone": (390, 844), "laptop": (1280, 720)}
 

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from workers.pipelines.imagegen import (
+from workers.imagegen.ml import (
     AdImageGenerator,
     generate_ads,
     load_full_pipeline,
     tiny_config,
 )
-from workers.pipelines.imagegen.config import full_config
-from workers.pipelines.imagegen.layout import place_product
-from workers.pipelines.imagegen.synthetic import synthetic_gen_data, synthetic_products
-from workers.pipelines.imagegen.train import TrainConfig, heldout_loss, train_generator
+from workers.imagegen.ml.config import full_config
+from workers.imagegen.ml.layout import place_product
+from workers.imagegen.ml.synthetic import synthetic_gen_data, synthetic_products
+from workers.imagegen.ml.train import TrainConfig, heldout_loss, train_generator
 
 
 @pytest.fixture(scope="module")

@@ -200,9 +200,7 @@ def test_full_generation_paints_around_the_kept_product_and_enters_the_gate(
 
             return Out()
 
-    monkeypatch.setattr(
-        "workers.pipelines.imagegen.full.load_full_pipeline", lambda cfg: FakeInpainting()
-    )
+    monkeypatch.setattr("workers.imagegen.ml.full.load_full_pipeline", lambda cfg: FakeInpainting())
     settings.GENERATOR_FULL_PIPELINE_PATH = "/models/sd-inpainting"
     live_reward_models(project)
     product = Product.objects.order_by("sku").first()

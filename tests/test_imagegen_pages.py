@@ -51,7 +51,7 @@ def _fake_version(project, *, name: str, metrics: dict, parent=None) -> ModelVer
 
 
 def _pruned(project) -> ModelVersion:  # type: ignore[no-untyped-def]
-    from workers.pipelines.imagegen.curve import analyze
+    from workers.imagegen.ml.curve import analyze
 
     plan = analyze(INFLUENCE, eps=0.05)
     return _fake_version(

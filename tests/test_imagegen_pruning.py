@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from workers.pipelines.imagegen import AdImageGenerator, generate_ads, tiny_config
-from workers.pipelines.imagegen.pruning import (
+from workers.imagegen.ml import AdImageGenerator, generate_ads, tiny_config
+from workers.imagegen.ml.pruning import (
     analyze,
     block_influence,
     fft_smooth,
@@ -15,8 +15,8 @@ from workers.pipelines.imagegen.pruning import (
     recover,
     uniform_removal,
 )
-from workers.pipelines.imagegen.synthetic import synthetic_gen_data, synthetic_products
-from workers.pipelines.imagegen.train import TrainConfig, heldout_loss, train_generator
+from workers.imagegen.ml.synthetic import synthetic_gen_data, synthetic_products
+from workers.imagegen.ml.train import TrainConfig, heldout_loss, train_generator
 
 
 def test_rdp_keeps_the_corners_of_a_piecewise_linear_curve():

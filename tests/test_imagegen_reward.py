@@ -10,14 +10,14 @@ import torch
 from rewards.ml.aspects import default_registry
 from rewards.ml.ensemble import Ensemble
 from rewards.ml.model import AspectNet, save
-from workers.pipelines.imagegen.ensemble_reward import EnsembleReward
-from workers.pipelines.imagegen.rl import reward_of
+from workers.imagegen.ml.ensemble_reward import EnsembleReward
+from workers.imagegen.ml.rl import reward_of
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):  # type: ignore[no-untyped-def]
     from labeling.world.products import load_cutout
-    from workers.pipelines.imagegen.world_data import world_ads
+    from workers.imagegen.ml.world_data import world_ads
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

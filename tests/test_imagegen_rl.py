@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from workers.pipelines.imagegen import AdImageGenerator, tiny_config
-from workers.pipelines.imagegen.rl import RLConfig, evaluate, refine_with_reward, rl_run
-from workers.pipelines.imagegen.synthetic import synthetic_gen_data, synthetic_products
-from workers.pipelines.imagegen.train import TrainConfig, train_generator
+from workers.imagegen.ml import AdImageGenerator, tiny_config
+from workers.imagegen.ml.rl import RLConfig, evaluate, refine_with_reward, rl_run
+from workers.imagegen.ml.synthetic import synthetic_gen_data, synthetic_products
+from workers.imagegen.ml.train import TrainConfig, train_generator
 
 
 def blueness(images: torch.Tensor) -> torch.Tensor:

@@ -5,9 +5,9 @@ import re
 import pytest
 
 from labeling.world.catalog import build_catalog
-from workers.pipelines.qe.queries import build_queries, sft_pairs
-from workers.pipelines.qe.synonyms import SynonymExpander
-from workers.pipelines.qe.vocab import unseen_words
+from workers.qe.ml.queries import build_queries, sft_pairs
+from workers.qe.ml.synonyms import SynonymExpander
+from workers.qe.ml.vocab import unseen_words
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 
 from labeling.world.catalog import build_catalog
-from rewards.qe import (
+from workers.qe.ml.reward import (
     EmbeddingCache,
     QEReward,
     TermRelevanceModel,
@@ -12,7 +12,7 @@ from rewards.qe import (
     format_reward,
     result_rewards,
 )
-from workers.pipelines.qe.search import BM25Engine
+from workers.qe.ml.search import BM25Engine
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 
 from labeling.world.catalog import build_catalog
-from workers.pipelines.qe.search import BM25Engine, precision_at_k, recall_at_k
+from workers.qe.ml.search import BM25Engine, precision_at_k, recall_at_k
 
 
 @pytest.fixture(scope="module")

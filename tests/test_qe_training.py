@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from labeling.world.catalog import build_catalog
-from rewards.qe import format_reward
-from workers.pipelines.qe.model import ModelConfig, build_model, expand, generate, load, save
-from workers.pipelines.qe.model import parse_expansion as parse
-from workers.pipelines.qe.ppo import PPOConfig, ppo_train
-from workers.pipelines.qe.queries import build_queries, pretraining_corpus, sft_pairs
-from workers.pipelines.qe.train import PretrainConfig, SFTConfig, finetune, pretrain
+from workers.qe.ml.model import ModelConfig, build_model, expand, generate, load, save
+from workers.qe.ml.model import parse_expansion as parse
+from workers.qe.ml.ppo import PPOConfig, ppo_train
+from workers.qe.ml.queries import build_queries, pretraining_corpus, sft_pairs
+from workers.qe.ml.reward import format_reward
+from workers.qe.ml.train import PretrainConfig, SFTConfig, finetune, pretrain
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def _mean_terms(model, tok, queries) -> float:
 def test_grpo_through_trl_raises_its_reward(world, finetuned):
     # Reward: a well-formed list with as few terms as possible. The fine-tuned model
     # writes 1-4 terms, so groups differ and GRPO has a signal to follow.
-    from workers.pipelines.qe.grpo import GRPOConfig, grpo_train
+    from workers.qe.ml.grpo import GRPOConfig, grpo_train
 
     _, qs, _, _, _ = world
     model, tok, _ = finetuned

@@ -12,8 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from labeling.models import Annotation, Item
-from labeling.world_seed import simulate_calibration_audit, simulate_labels, world_seed
+from labeling.world_seed import simulate_labels, world_seed
 from rewards import audits
+from rewards.calibration_audit import simulate_calibration_audit
 from rewards.ml.train import split_for
 from rewards.models import Audit, Decision
 from rewards.scoring import images_score

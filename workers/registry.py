@@ -71,7 +71,6 @@ def register(
 
 
 def get_kind(name: str) -> JobKind:
-    load_all()
     try:
         return _KINDS[name]
     except KeyError:
@@ -79,16 +78,6 @@ def get_kind(name: str) -> JobKind:
 
 
 def all_kinds() -> dict[str, JobKind]:
-    load_all()
+    # Every app imports its own jobs module in its AppConfig.ready(), so once Django is set
+    # up (web, worker, tests) every kind is here; this module names none of them.
     return dict(_KINDS)
-
-
-def load_all() -> None:
-    # Importing the apps' job modules registers their kinds; the imports are cheap
-    # (runners import torch and friends lazily, inside the function).
-    import labeling.jobs  # noqa: F401
-    import rewards.jobs  # noqa: F401
-    import workers.agents.jobs
-    import workers.imagegen.jobs
-    import workers.jobs
-    import workers.qe.jobs  # noqa: F401

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from workers.pipelines.runtime import torch_threads
+from workers.ml.runtime import torch_threads
 
 GRID = 48  # side of the downsampled ad the product is located on
 # Templates are stored centred on the origin (wrapping), so correlation output (y, x) is

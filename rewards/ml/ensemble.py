@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workers.pipelines.runtime import device as pick_device
-from workers.pipelines.runtime import torch_threads
+from workers.ml.runtime import device as pick_device
+from workers.ml.runtime import torch_threads
 
 from .align import AD_SIDE, TemplateBank, align_batch, locate_known
 from .aspects import AspectRegistry, AspectSpec, default_registry

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from workers.pipelines import runtime
-from workers.pipelines.runtime import Progress, step_fraction
+from workers.ml import runtime
+from workers.ml.runtime import Progress, step_fraction
 
 from . import synth
 from .aspects import AspectSpec

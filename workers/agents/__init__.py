@@ -1,3 +1,4 @@
-"""The app side of agent evaluation: trace generation and import, scoring, DPO and
-reward-model training as jobs, the comparison page and dashboard panel (the ML is in
-workers.pipelines.agents; the trace review page in labeling.traces)."""
+"""The agent-evaluation loop: trace generation, import and review (``traces/``), scoring,
+DPO and explicit-reward training as jobs, the comparison page, dashboard panel and demo.
+Its ML, without Django, is in ``ml/`` (step judge and scorers in ``ml/judge/``); it
+registers itself in ``apps.py``."""

@@ -17,7 +17,7 @@ from jdreview.api import ERRORS, unusable_input
 from jdreview.roles import PERM_DATA
 from labeling.items import ImportError_
 from labeling.serializers import ImportOut
-from labeling.traces.services import TraceImportError, traces_import
+from workers.agents.traces.services import TraceImportError, traces_import
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -58,7 +58,7 @@ class TraceImportView(APIView):
         summary="Import agent traces",
         description=(
             "Traces in the OpenAI-style chat format (messages with tool_calls and tool "
-            "results; see workers/pipelines/agents/FORMAT.md): one JSON object, a JSON list, "
+            "results; see workers/agents/ml/FORMAT.md): one JSON object, a JSON list, "
             "or JSON lines, as the request body or as a multipart `file`. All-or-nothing: "
             "any error refuses the whole import and lists each problem by trace and field."
         ),

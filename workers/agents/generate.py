@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 from jdreview.models import Project
 from labeling.models import Item
-from labeling.traces.services import NewTrace, trace_items_create
+from workers.agents.ml.scripted import FLAWS, run_scripted
+from workers.agents.ml.world import Task
 from workers.agents.policies import FAMILY, one_cpu_thread, policy_label, policy_load
+from workers.agents.traces.services import NewTrace, trace_items_create
 from workers.agents.world import agent_world, task_split
 from workers.models import ModelVersion
-from workers.pipelines.agents.scripted import FLAWS, run_scripted
-from workers.pipelines.agents.world import Task
 from workers.versions import live_version
 
 Progress = Callable[[float, str], None]
@@ -81,7 +81,7 @@ def _policy_traces(
     progress: Progress | None,
 ) -> list[NewTrace]:
     """Sampled runs of the policy (as evaluation samples them), each run in its own weather."""
-    from workers.pipelines.agents.policy import rollout
+    from workers.agents.ml.policy import rollout
 
     model, tok = policy_load(version)
     label = policy_label(version)

@@ -4,7 +4,7 @@ time, pass^k, and the split of failures into reasoning and execution."""
 from __future__ import annotations
 
 from jdreview.models import Project
-from jdreview.panels import Panel
+from jdreview.loops import Panel
 from workers.agents import selectors
 
 HISTORY_RUNS = 10

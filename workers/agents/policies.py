@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from workers.ml.runtime import torch_threads
 from workers.models import ModelVersion
-from workers.pipelines.runtime import torch_threads
 from workers.versions import artifact_path
 
 FAMILY = ModelVersion.Family.AGENT_POLICY

@@ -17,8 +17,8 @@ import numpy as np
 
 from jdreview.models import Project
 from labeling.models import Annotation, Item
-from labeling.traces.records import item_trace
-from workers.pipelines.agents.trace import Trace
+from workers.agents.ml.trace import Trace
+from workers.agents.traces.records import item_trace
 
 Progress = Callable[[float, str], None]
 MIN_REVIEWED_TRACES = 30  # below this, reviewers' labels are too few to train the judge on
@@ -78,7 +78,7 @@ def _both_classes(traces: list[Trace]) -> bool:
 def judge_train(pt: ProjectTraces, consensus: dict[int, dict[str, Any]]) -> tuple[Any, dict]:
     """Train the step judge; returns it with where its labels came from and its held-out AUC
     against the world's ground truth (where the project's traces carry it)."""
-    from rewards.agents.step_judge import StepJudge
+    from workers.agents.ml.judge.step_judge import StepJudge
 
     def train_part(item_id: int) -> bool:
         return item_id % HELD_OUT_EVERY != 0
@@ -94,8 +94,8 @@ def judge_train(pt: ProjectTraces, consensus: dict[int, dict[str, Any]]) -> tupl
     elif len(truth) >= 10 and _both_classes(truth):
         source, train = "world_truth", truth
     else:
+        from workers.agents.ml.scripted import scripted_traces
         from workers.agents.world import agent_world, task_split
-        from workers.pipelines.agents.scripted import scripted_traces
 
         source = "world_scripted"
         train = scripted_traces(agent_world(), task_split()[0], flawed_share=0.6, seed=1)
@@ -105,7 +105,7 @@ def judge_train(pt: ProjectTraces, consensus: dict[int, dict[str, Any]]) -> tupl
     if held and _both_classes(held):
         from sklearn.metrics import roc_auc_score
 
-        from rewards.agents.step_judge import judge_examples
+        from workers.agents.ml.judge.step_judge import judge_examples
 
         refs, y = judge_examples(held)
         info["judge_auc_held_out"] = float(roc_auc_score(y, judge.predict_proba(refs)))
@@ -114,7 +114,7 @@ def judge_train(pt: ProjectTraces, consensus: dict[int, dict[str, Any]]) -> tupl
 
 
 def _pass_k(runs: dict[str, list[bool]]) -> dict[str, float]:
-    from rewards.agents.scoring import pass_k_over_tasks
+    from workers.agents.ml.judge.scoring import pass_k_over_tasks
 
     if not runs:
         return {}
@@ -128,7 +128,7 @@ def _pass_k(runs: dict[str, list[bool]]) -> dict[str, float]:
 
 def project_score(*, project: Project, progress: Progress | None = None) -> tuple[dict, dict]:
     """(metrics, per-item scores) for every trace of the project."""
-    from rewards.agents.scoring import score_trace
+    from workers.agents.ml.judge.scoring import score_trace
 
     pt = project_traces(project)
     if not pt.items:

@@ -10,8 +10,8 @@ from typing import Any
 
 from jdreview.models import Project
 from labeling.models import Item
-from labeling.traces.kind import OUTCOME_VALUES, VERDICTS
 from labeling.world_seed import queue_simulate
+from workers.agents.traces.kind import OUTCOME_VALUES, VERDICTS
 
 Progress = Callable[[float, str], None]
 

@@ -62,7 +62,7 @@ def _quiet(fraction: float, message: str, metrics: dict) -> None:
 
 
 def _evaluate(model: Any, tok: Any, cfg: PolicyRunConfig) -> dict[str, float]:
-    from workers.pipelines.agents.evaluate import evaluate_policy_detailed
+    from workers.agents.ml.evaluate import evaluate_policy_detailed
 
     held = task_split()[1][: cfg.eval_tasks]
     # The same seeds for every version: each meets the same tool weather, run for run.
@@ -82,8 +82,8 @@ def policy_base_train(
     (some flawed: the base policy copies some mistakes, which leaves room to improve)."""
     import torch
 
-    from workers.pipelines.agents import policy as pol
-    from workers.pipelines.agents.scripted import scripted_traces
+    from workers.agents.ml import policy as pol
+    from workers.agents.ml.scripted import scripted_traces
 
     torch.manual_seed(cfg.seed)
     world = agent_world()
@@ -137,7 +137,7 @@ def base_version(project: Project, parent_id: int | None = None) -> ModelVersion
 
 
 def _reviewer_pairs(project: Project) -> list[dict[str, str]]:
-    from workers.pipelines.agents.train_policy import ranked_pairs
+    from workers.agents.ml.train_policy import ranked_pairs
 
     consensus = reviewer_consensus(project)
     if not consensus:
@@ -162,7 +162,7 @@ def preference_data(
     pairs = _reviewer_pairs(project)
     if len(pairs) >= MIN_REVIEWER_PAIRS:
         return pairs, "reviewers"
-    from workers.pipelines.agents.train_policy import preference_pairs
+    from workers.agents.ml.train_policy import preference_pairs
 
     judge, _ = judge_train(project_traces(project), reviewer_consensus(project))
     train = task_split()[0]
@@ -200,7 +200,7 @@ def policy_dpo_train(
     progress: Progress = _quiet,
 ) -> ModelVersion:
     """Implicit reward: DPO on the preference pairs, from the base policy."""
-    from workers.pipelines.agents.train_policy import DPOStageConfig, train_dpo
+    from workers.agents.ml.train_policy import DPOStageConfig, train_dpo
 
     parent, pairs, source = _pairs_from_base(project, cfg, parent_id)
     progress(0.05, f"{len(pairs)} preference pairs from {source}; DPO from {parent}", {})
@@ -241,7 +241,7 @@ def policy_explicit_train(
     is saved beside the policy, in ``reward_model/``)."""
     from transformers import GPT2LMHeadModel
 
-    from workers.pipelines.agents import train_policy as tp
+    from workers.agents.ml import train_policy as tp
 
     parent, pairs, source = _pairs_from_base(project, cfg, parent_id)
     progress(0.05, f"{len(pairs)} preference pairs from {source}; reward model", {})

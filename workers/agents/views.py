@@ -22,10 +22,10 @@ from jdreview.http import AuthedHttpRequest
 from jdreview.models import Project
 from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_MODELS, has_perm
 from labeling.models import Item
-from labeling.traces.services import TraceImportError, traces_import
 from workers import services as job_services
 from workers.agents import selectors
 from workers.agents.policies import FAMILY
+from workers.agents.traces.services import TraceImportError, traces_import
 from workers.models import ModelVersion
 from workers.params import ParamError, params_from_form
 from workers.registry import all_kinds

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from workers.pipelines.agents.world import Task, World, load_catalog, make_tasks, split_tasks
+from workers.agents.ml.world import Task, World, load_catalog, make_tasks, split_tasks
 
 TASK_SEED = 41
 N_TASKS = 480

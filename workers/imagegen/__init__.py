@@ -1,2 +1,3 @@
-"""The app side of the ad-image generator: generation, RL refinement and pruning jobs,
-generator versions, their pages and dashboard panel (the ML is in workers.pipelines.imagegen)."""
+"""The ad-image generator loop: generation, RL refinement and pruning jobs, generator
+versions, their pages, dashboard panel and demo. Its ML, without Django, is in ``ml/``;
+it registers itself in ``apps.py``."""

@@ -17,7 +17,7 @@ from jdreview.models import Product, Project
 from labeling.models import Item
 
 if TYPE_CHECKING:
-    from workers.pipelines.imagegen.train import GenData
+    from workers.imagegen.ml.train import GenData
 
 # The held-out set: every third catalog product with a cut-out (by SKU), up to this many,
 # each with the same seeds. Fixed per catalog, so every version of every generator is
@@ -104,7 +104,7 @@ def training_ads(project: Project, *, images: int, seed: int) -> tuple[list[Any]
             ad = compose_from_recipe(recipe, settings.EMOJI_ASSET_DIR)
             ads.append((by_sku[recipe["sku"]], ad))
         return ads, f"{len(ads)} usable world images of this project"
-    from workers.pipelines.imagegen.world_data import world_ads
+    from workers.imagegen.ml.world_data import world_ads
 
     # About half the world's ads are usable: compose twice as many and keep those.
     fresh = [
@@ -127,7 +127,7 @@ def split_data(data: GenData, every: int = 5) -> tuple[GenData, GenData]:
     """(train, held-out): every ``every``-th example is held out for the denoising loss."""
     import torch
 
-    from workers.pipelines.imagegen.train import GenData
+    from workers.imagegen.ml.train import GenData
 
     idx = torch.arange(len(data))
     held, train = idx[idx % every == 0], idx[idx % every != 0]
@@ -140,7 +140,7 @@ def split_data(data: GenData, every: int = 5) -> tuple[GenData, GenData]:
 
 def generator_data(project: Project, *, images: int, seed: int, resolution: int) -> tuple:
     """(train GenData, held-out GenData, description of the source)."""
-    from workers.pipelines.imagegen.world_data import world_training_data
+    from workers.imagegen.ml.world_data import world_training_data
 
     ads, source = training_ads(project, images=images, seed=seed)
     data = world_training_data(ads, resolution, cache_dir=text_cache_dir())

@@ -29,8 +29,8 @@ from workers.versions import (
 )
 
 if TYPE_CHECKING:
-    from workers.pipelines.imagegen.ensemble_reward import EnsembleReward
-    from workers.pipelines.imagegen.model import AdImageGenerator
+    from workers.imagegen.ml.ensemble_reward import EnsembleReward
+    from workers.imagegen.ml.model import AdImageGenerator
 
 FAMILY = ModelVersion.Family.GENERATOR
 SAMPLES = "samples"
@@ -52,8 +52,8 @@ def generator_for(project: Project, version_id: int | None) -> ModelVersion:
 
 
 def model_load(version: ModelVersion) -> AdImageGenerator:
-    from workers.pipelines.imagegen.model import AdImageGenerator
-    from workers.pipelines.runtime import device
+    from workers.imagegen.ml.model import AdImageGenerator
+    from workers.ml.runtime import device
 
     try:
         return AdImageGenerator.from_pretrained(artifact_path(version), device=device())
@@ -66,8 +66,8 @@ def live_reward(project: Project) -> tuple[EnsembleReward, dict[str, int]] | Non
     when some aspect has no live model (the gate cannot launch then either)."""
     from rewards.ml.aspects import default_registry
     from rewards.registry import live_versions
-    from workers.pipelines.imagegen.ensemble_reward import EnsembleReward
-    from workers.pipelines.runtime import device
+    from workers.imagegen.ml.ensemble_reward import EnsembleReward
+    from workers.ml.runtime import device
 
     live = live_versions(project)
     wanted = [s.name for s in default_registry().models()]
@@ -84,9 +84,9 @@ def evaluate_heldout(
     import numpy as np
     import torch
 
-    from workers.pipelines.imagegen.rl import reward_of, to_tensor
-    from workers.pipelines.imagegen.sampling import generate_ads
-    from workers.pipelines.imagegen.world_data import oracle_verdicts
+    from workers.imagegen.ml.rl import reward_of, to_tensor
+    from workers.imagegen.ml.sampling import generate_ads
+    from workers.imagegen.ml.world_data import oracle_verdicts
 
     held = heldout_set()
     ads: list[Any] = []

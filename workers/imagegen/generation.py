@@ -118,12 +118,12 @@ def ads_generate(
 
     ``full``: with the diffusers inpainting pipeline in ``GENERATOR_FULL_PIPELINE_PATH`` (a
     local folder, on GPU) instead of the project's tiny generator version."""
-    from workers.pipelines.imagegen.layout import choose_layout, product_bbox_aspect
+    from workers.imagegen.ml.layout import choose_layout, product_bbox_aspect
 
     generate: Callable[..., list[Any]]
     if full:
-        from workers.pipelines.imagegen.config import full_config
-        from workers.pipelines.imagegen.full import generate_ads_full, load_full_pipeline
+        from workers.imagegen.ml.config import full_config
+        from workers.imagegen.ml.full import generate_ads_full, load_full_pipeline
 
         cfg = full_config(settings.GENERATOR_FULL_PIPELINE_PATH)
         try:
@@ -136,7 +136,7 @@ def ads_generate(
             return generate_ads_full(pipe, cfg, titles, cutouts, seeds, layouts)
 
     else:
-        from workers.pipelines.imagegen.sampling import generate_ads
+        from workers.imagegen.ml.sampling import generate_ads
 
         version = version or generator_for(project, None)
         model = model_load(version)

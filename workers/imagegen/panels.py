@@ -4,7 +4,7 @@ the held-out set, RL flags, pruning depth and throughput."""
 from __future__ import annotations
 
 from jdreview.models import Project
-from jdreview.panels import Panel
+from jdreview.loops import Panel
 from labeling.models import Item
 from workers.imagegen.selectors import panel_rows
 

@@ -56,7 +56,7 @@ class PruningView:
 
 
 def pruning_view(version: ModelVersion, eps: float | None) -> PruningView | None:
-    from workers.pipelines.imagegen.curve import analyze
+    from workers.imagegen.ml.curve import analyze
 
     stored = version.metrics.get("pruning")
     if not stored or not stored.get("influence"):

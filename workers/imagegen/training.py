@@ -1,7 +1,7 @@
 """The generator's long jobs: denoising training, RL refinement from the live reward
 ensemble, and FFT + RDP depth pruning. Each one saves a new generator version.
 
-The ML is in ``workers.pipelines.imagegen`` (plain PyTorch); these functions load the
+The ML is in ``workers.imagegen.ml`` (plain PyTorch); these functions load the
 project's data and versions, call it, report progress and register the result.
 """
 
@@ -65,10 +65,10 @@ def generator_train(
     """Train a tiny generator on the project's usable world ads; the first one goes live."""
     import torch
 
-    from workers.pipelines.imagegen.config import tiny_config
-    from workers.pipelines.imagegen.model import AdImageGenerator
-    from workers.pipelines.imagegen.train import TrainConfig, heldout_loss, train_generator
-    from workers.pipelines.runtime import device
+    from workers.imagegen.ml.config import tiny_config
+    from workers.imagegen.ml.model import AdImageGenerator
+    from workers.imagegen.ml.train import TrainConfig, heldout_loss, train_generator
+    from workers.ml.runtime import device
 
     progress = _Progress(reporter)
     cfg = tiny_config(num_layers=layers)
@@ -124,8 +124,8 @@ def generator_refine(
     """DRaFT-K refinement against the project's live reward ensemble (rl.py), judged before
     and after on the held-out set by the oracle; reward up with usable rate not up is
     flagged as reward hacking."""
-    from workers.pipelines.imagegen.rl import RLConfig, rl_run
-    from workers.pipelines.imagegen.world_data import oracle_judge
+    from workers.imagegen.ml.rl import RLConfig, rl_run
+    from workers.imagegen.ml.world_data import oracle_judge
 
     project = version.project
     progress = _Progress(reporter)
@@ -216,13 +216,13 @@ def generator_prune(
     recovery distillation from the unpruned model; throughput and quality before/after."""
     import numpy as np
 
-    from workers.pipelines.imagegen.pruning import (
+    from workers.imagegen.ml.pruning import (
         analyze,
         block_influence,
         prune_model,
         recover,
     )
-    from workers.pipelines.imagegen.train import TrainConfig, heldout_loss, step_times
+    from workers.imagegen.ml.train import TrainConfig, heldout_loss, step_times
 
     project = version.project
     progress = _Progress(reporter)

@@ -1,3 +1,4 @@
-"""The app side of query expansion: the three training phases as jobs, serving the live
-model (``POST /api/expand``), its pages and dashboard panel (the ML is in
-workers.pipelines.qe; the review page in labeling.qe)."""
+"""The query-expansion loop: the three training phases as jobs, serving the live model
+(``POST /api/expand``), its pages, dashboard panel, demo and review kind (``kind.py``).
+Its ML, without Django, is in ``ml/`` (rewards in ``ml/reward/``); it registers itself in
+``apps.py``."""

@@ -17,7 +17,7 @@ from django.db.models import Count, Max
 
 from jdreview.models import Product
 from labeling.world.catalog import CatalogProduct, build_catalog
-from workers.pipelines.qe.queries import QuerySet, build_queries
+from workers.qe.ml.queries import QuerySet, build_queries
 
 DEFAULT_SIZE = 6000
 BATCH = 1000

@@ -1,6 +1,6 @@
 """The reward components of an RL run over its training, as a small server-side SVG.
 
-Only numbers and the component names of ``rewards.qe.DEFAULT_WEIGHTS`` (fixed in code) go
+Only numbers and the component names of ``workers.qe.ml.reward.DEFAULT_WEIGHTS`` (fixed in code) go
 into the text, so it is built as a string and marked safe, as in ``rewards.charts``.
 """
 
@@ -16,7 +16,7 @@ COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#555")
 
 def reward_svg(curve: list[dict[str, Any]], names: list[str]) -> SafeString:
     """Weighted components (``reward/<name>``) and the total reward per logged step."""
-    from rewards.qe import DEFAULT_WEIGHTS
+    from workers.qe.ml.reward import DEFAULT_WEIGHTS
 
     names = [n for n in names if n in DEFAULT_WEIGHTS]
     keys = [f"reward/{n}" for n in names] + ["reward"]

@@ -63,7 +63,7 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
             "guidelines": GUIDELINES,
         },
     )
-    from labeling.management.commands.seed_demo import DEMO_USERS
+    from jdreview.demo_accounts import DEMO_USERS
 
     User = get_user_model()
     for username, role, _ in DEMO_USERS:
@@ -83,7 +83,7 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
 
 
 def _train(project: Project, log: Callable[[str], None], seed: int) -> None:
-    from workers.pipelines.runtime import torch_threads
+    from workers.ml.runtime import torch_threads
 
     # One thread: on a small shared machine, several threads per process fight the other
     # processes for the same cores and every step gets slower, not faster.

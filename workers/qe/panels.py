@@ -4,7 +4,7 @@ reward components over RL training, reviewers' acceptance of expansion terms."""
 from __future__ import annotations
 
 from jdreview.models import Project
-from jdreview.panels import Panel
+from jdreview.loops import Panel
 from labeling.models import Item
 from workers.models import ModelVersion
 from workers.qe.charts import reward_svg

@@ -46,8 +46,8 @@ def review_items_create(*, project: Project, count: int, seed: int = 7) -> int:
     Items are keyed by live version and query, so running it again adds only new ones.
     Returns how many were created.
     """
-    from workers.pipelines.qe.queries import sft_pairs
-    from workers.pipelines.qe.synonyms import SynonymExpander
+    from workers.qe.ml.queries import sft_pairs
+    from workers.qe.ml.synonyms import SynonymExpander
 
     live = live_version(project, FAMILY)
     if live is None:

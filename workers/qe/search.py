@@ -1,7 +1,7 @@
 """The search engine over the stored catalog, behind one small interface.
 
 ``engine_for(backend)`` returns something with ``search(query, k) -> list[sku]`` (the
-``workers.pipelines.qe.search.SearchEngine`` protocol the rewards and metrics take):
+``workers.qe.ml.search.SearchEngine`` protocol the rewards and metrics take):
 
 * ``bm25`` (default): bm25s over title + description, the same engine the RL reward
   simulates, indexed in memory and rebuilt when the catalog changes;
@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from jdreview.models import Product
-from workers.pipelines.qe.search import BM25Engine
+from workers.qe.ml.search import BM25Engine
 
 BACKENDS = ("bm25", "postgres")
 _WORD = re.compile(r"[a-z0-9]+")

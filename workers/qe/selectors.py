@@ -7,7 +7,7 @@ from typing import Any
 
 from jdreview.models import Project
 from labeling.models import Annotation, Item
-from workers.pipelines.qe.queries import SEP
+from workers.qe.ml.queries import SEP
 
 KIND = Item.Kind.QUERY_EXPANSION
 

@@ -129,7 +129,7 @@ def loaded_model(version: ModelVersion) -> tuple[Any, Any]:
     This blocks while it loads: jobs and tests call it; requests go through
     :func:`expansion_for`, which does not wait.
     """
-    from workers.pipelines.qe.model import load
+    from workers.qe.ml.model import load
 
     with _lock:
         if version.artifact in _loaded:
@@ -146,7 +146,7 @@ def loaded_model(version: ModelVersion) -> tuple[Any, Any]:
 
 def expand_terms(version: ModelVersion, queries: list[str]) -> list[list[str]]:
     """Greedy expansion terms of a version for each query (deterministic)."""
-    from workers.pipelines.qe.model import generate, parse_expansion
+    from workers.qe.ml.model import generate, parse_expansion
 
     model, tok = loaded_model(version)
     out: list[list[str]] = []

@@ -1,7 +1,7 @@
 """The three training phases as jobs: load the parent version, train, evaluate on the
 held-out long-tail queries, save with ``save_pretrained`` as a new ModelVersion.
 
-Django side only: the training itself is ``workers.pipelines.qe``; torch and transformers
+Django side only: the training itself is ``workers.qe.ml``; torch and transformers
 are imported inside the functions so that importing this module stays cheap.
 """
 
@@ -69,7 +69,7 @@ def _parent(job: Job, phase: str, number: int | None) -> ModelVersion | None:
 
 
 def _lm_expansions(model: Any, tok: Any, texts: Sequence[str]) -> list[list[str]]:
-    from workers.pipelines.qe.model import generate, parse_expansion
+    from workers.qe.ml.model import generate, parse_expansion
 
     out: list[list[str]] = []
     for i in range(0, len(texts), 64):
@@ -80,8 +80,8 @@ def _lm_expansions(model: Any, tok: Any, texts: Sequence[str]) -> list[list[str]
 
 def heldout_scores(engine: Any, queries: Sequence[Any], expansions: Sequence[list[str]]) -> dict:
     """recall@10 / precision@10 over the held-out queries, expanded as given."""
-    from workers.pipelines.qe.model import expanded_query
-    from workers.pipelines.qe.search import precision_at_k, recall_at_k
+    from workers.qe.ml.model import expanded_query
+    from workers.qe.ml.search import precision_at_k, recall_at_k
 
     rec, prec = [], []
     for q, terms in zip(queries, expansions):
@@ -117,7 +117,7 @@ class _Curve:
 
 
 def _model_config(params: QEPretrainParams) -> Any:
-    from workers.pipelines.qe.model import ModelConfig
+    from workers.qe.ml.model import ModelConfig
 
     if params.size == "full":
         path = getattr(settings, "QE_FULL_MODEL_PATH", "") or ""
@@ -131,10 +131,10 @@ def run_phase(job: Job, reporter: JobReporter, phase: str, params: PhaseParams) 
     """Run one training phase for ``job.project`` and register the result as a version."""
     import torch
 
-    from workers.pipelines.qe.model import build_model, load, save
-    from workers.pipelines.qe.queries import pretraining_corpus, sft_pairs
-    from workers.pipelines.qe.search import BM25Engine
-    from workers.pipelines.runtime import device
+    from workers.ml.runtime import device
+    from workers.qe.ml.model import build_model, load, save
+    from workers.qe.ml.queries import pretraining_corpus, sft_pairs
+    from workers.qe.ml.search import BM25Engine
 
     if phase not in PHASES:
         raise PhaseError(f"unknown phase {phase!r}")
@@ -232,8 +232,8 @@ def _maybe_promote(version: ModelVersion) -> bool:
 
 
 def _pretrain(params, model, tok, catalog, qs, curve, tmp, samples):  # type: ignore[no-untyped-def]
-    from workers.pipelines.qe.queries import pretraining_corpus
-    from workers.pipelines.qe.train import PretrainConfig, pretrain
+    from workers.qe.ml.queries import pretraining_corpus
+    from workers.qe.ml.train import PretrainConfig, pretrain
 
     cfg = PretrainConfig(
         lr=params.lr,
@@ -248,8 +248,8 @@ def _pretrain(params, model, tok, catalog, qs, curve, tmp, samples):  # type: ig
 def _sft(job, params, model, tok, train, curve, tmp, samples):  # type: ignore[no-untyped-def]
     import json
 
-    from workers.pipelines.qe.queries import sft_pairs
-    from workers.pipelines.qe.train import SFTConfig, finetune
+    from workers.qe.ml.queries import sft_pairs
+    from workers.qe.ml.train import SFTConfig, finetune
 
     approved = approved_pairs(_project(job))
     pairs = sft_pairs(train, approved)
@@ -272,7 +272,7 @@ def relevance_ratings(
     job: Job, train: Sequence[Any], *, seed: int
 ) -> tuple[list[tuple[str, str, bool]], str]:
     """Reviewers' term ratings when there are enough of both kinds, else simulated ones."""
-    from workers.pipelines.qe.queries import simulated_term_ratings
+    from workers.qe.ml.queries import simulated_term_ratings
 
     ratings = reviewer_term_ratings(_project(job))
     kinds = {r for _, _, r in ratings}
@@ -282,9 +282,9 @@ def relevance_ratings(
 
 
 def _rl(job, params, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type: ignore[no-untyped-def]
-    from rewards.qe import DEFAULT_WEIGHTS, EmbeddingCache, QEReward, TermRelevanceModel
-    from workers.pipelines.qe.queries import rl_split
-    from workers.pipelines.runtime import device
+    from workers.ml.runtime import device
+    from workers.qe.ml.queries import rl_split
+    from workers.qe.ml.reward import DEFAULT_WEIGHTS, EmbeddingCache, QEReward, TermRelevanceModel
 
     seed = params.seed
     cache = EmbeddingCache(str(device()))
@@ -304,7 +304,7 @@ def _rl(job, params, phase, model, tok, qs, train, engine, curve, tmp, samples):
     val, pool = rl_split(qs)
     val = val[: params.eval_queries or 240]
     if phase == "ppo":
-        from workers.pipelines.qe.ppo import PPOConfig, ppo_train
+        from workers.qe.ml.ppo import PPOConfig, ppo_train
 
         batch = params.batch_size
         cfg = PPOConfig(
@@ -322,7 +322,7 @@ def _rl(job, params, phase, model, tok, qs, train, engine, curve, tmp, samples):
             model, tok, pool, reward, cfg, curve, None, samples, DEFAULT_WEIGHTS, validate
         )
     else:
-        from workers.pipelines.qe.grpo import GRPOConfig, grpo_train
+        from workers.qe.ml.grpo import GRPOConfig, grpo_train
 
         cfg_g = GRPOConfig(
             steps=params.steps,

@@ -1,6 +1,0 @@
-"""Agent evaluation world: shopping tasks, tools, traces, scripted and LM agents.
-
-Plain Python + PyTorch; never imports Django. See FORMAT.md for the trace exchange format.
-The scorers in ``rewards.agents`` build on this world; nothing here imports them (a trainer
-that ranks runs takes a scorer as an argument).
-"""

@@ -1,7 +1,0 @@
-"""Query expansion: queries with known relevance, offline search, the expansion LM and its
-three training phases (domain pre-training, fine-tuning, RL against the search simulation).
-
-Modules: ``queries`` and ``vocab`` (the world), ``search`` (engine and metrics), ``model``,
-``train`` (phases 1-2), ``ppo`` and ``grpo`` (phase 3), ``synonyms`` (dictionary baseline).
-Rewards live in ``rewards.qe``. Nothing here imports Django.
-"""
