@@ -22,10 +22,29 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+def _test_settings(settings, tmp_path_factory, tmp_path):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+    # Each test writes its model artifacts into a folder of its own.
+    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
     # The default hasher is slow on purpose; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch):  # type: ignore[no-untyped-def]
+    """Jobs are created as rows but not sent to the broker: the test runs them itself."""
+    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
+
+
+@pytest.fixture
+def one_torch_thread():  # type: ignore[no-untyped-def]
+    """One torch thread: on a shared two-core machine, two torch threads contend badly."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,7 @@ def test_reviewer_marks_traces_keyboard_only(live_server, browser_page, project,
 
     # Enter with a step left open says which, and stores nothing.
     page.keyboard.press("Enter")
-    page.wait_for_selector("#message.shown")
+    page.wait_for_selector("#message:not(:empty)")
     assert "step 1" in page.text_content("#message")
     # Undo brings the last trace back with its verdicts.
     page.keyboard.press("u")

@@ -21,17 +21,7 @@ from workers.imagegen.evaluation import sample_file, samples_of
 from workers.models import Job, ModelVersion
 from workers.versions import artifact_path
 
-pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def _artifacts(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    import torch
-
-    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
-    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
-    # One thread: on a shared two-core machine, two torch threads contend badly.
-    torch.set_num_threads(1)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_enqueue", "one_torch_thread")]
 
 
 @pytest.fixture

@@ -15,18 +15,9 @@ from tests.imagegen_helpers import saved_generator, world_catalog
 from workers.models import Job, ModelVersion
 from workers.versions import artifact_dir, model_version_create
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_enqueue", "one_torch_thread")]
 
 INFLUENCE = [0.40, 0.12, 0.11, 0.12, 0.11, 0.30, 0.31, 0.30, 0.45]
-
-
-@pytest.fixture(autouse=True)
-def _artifacts(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    import torch
-
-    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
-    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
-    torch.set_num_threads(1)
 
 
 def _client(user) -> Client:  # type: ignore[no-untyped-def]

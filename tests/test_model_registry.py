@@ -22,11 +22,6 @@ from workers.versions import VersionError, artifact_dir, artifact_path, model_ve
 pytestmark = pytest.mark.backend
 
 
-@pytest.fixture(autouse=True)
-def _artifacts(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
-
-
 def _tree_hash(base: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in base.rglob("*") if p.is_file()):

@@ -78,7 +78,7 @@ def test_a_job_whose_database_connection_broke_ends_failed(project, monkeypatch)
     if connection.vendor != "postgresql":
         pytest.skip("a server that restarts under the app is PostgreSQL's case, not SQLite's")
 
-    def restart_mid_job(job, reporter):  # type: ignore[no-untyped-def]
+    def restart_mid_job(job, reporter, params):  # type: ignore[no-untyped-def]
         connection.connection.close()  # as a fast restart cuts every session
         reporter.flush()  # the next write of the job finds the connection gone
 

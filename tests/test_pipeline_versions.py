@@ -22,11 +22,6 @@ from workers.versions import (
 pytestmark = pytest.mark.backend
 
 
-@pytest.fixture(autouse=True)
-def _artifacts(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
-
-
 def _save(tmp: Path, text: str) -> None:
     (tmp / "config.json").write_text(text)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from django.db import transaction
 
 from labeling.models import Annotation, Item
@@ -17,11 +16,7 @@ from workers.versions import artifact_path, live_version
 
 TINY = {"steps": 12, "batch_size": 8, "eval_queries": 12}
 
-
-@pytest.fixture(autouse=True)
-def _artifacts(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

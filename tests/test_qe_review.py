@@ -18,11 +18,6 @@ from workers.qe.selectors import acceptance, approved_pairs
 from workers.services import job_create, job_run
 
 
-@pytest.fixture(autouse=True)
-def _artifacts(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
-
-
 def qe_item(project, terms=("running shoes", "socks"), pair=True, query="kicks"):  # type: ignore[no-untyped-def]
     payload = {
         "query": query,

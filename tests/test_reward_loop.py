@@ -22,13 +22,7 @@ from rewards.training import NotEnoughLabels, train_aspects, training_snapshot
 from workers import services as job_services
 from workers.models import Job, ModelVersion
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def _artifacts(settings, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
-    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.usefixtures("no_enqueue")]
 
 
 @pytest.fixture

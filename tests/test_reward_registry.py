@@ -13,17 +13,7 @@ from rewards import registry
 from workers.models import ModelVersion
 from workers.versions import VersionError, model_version_promote
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _artifacts(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.ARTIFACT_ROOT = str(tmp_path / "artifacts")
-
-
-@pytest.fixture(autouse=True)
-def _no_enqueue(monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("workers.services._enqueue", lambda job_id, queue: None)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_enqueue")]
 
 
 def make_version(project, aspect: str, number: int, auc: float) -> ModelVersion:  # type: ignore[no-untyped-def]

@@ -20,7 +20,6 @@ window.jdreview.flash = function (text) {
   // Re-setting the same text is not a change a screen reader announces: clear first.
   el.textContent = "";
   el.textContent = text || "";
-  el.classList.toggle("shown", Boolean(text));
 };
 
 // Show the questions a message is about where they are: mark them, and move the focus
@@ -37,7 +36,7 @@ window.jdreview.flag = function (fields) {
   // at an edge would sit under the message or hide the Submit button after it.
   const box = first.getBoundingClientRect();
   const message = document.getElementById("message");
-  const top = message && message.classList.contains("shown")
+  const top = message && message.textContent
     ? message.getBoundingClientRect().bottom : 0;
   if (box.top < top || box.bottom > window.innerHeight) {
     first.scrollIntoView({ block: "center" });
