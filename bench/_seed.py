@@ -36,7 +36,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from jdreview.models import Membership, Project  # noqa: E402
 from jdreview.roles import Role, ensure_role_groups  # noqa: E402
 from labeling.items import NewItem, check_upload, items_create  # noqa: E402
-from labeling.models import Item  # noqa: E402
+from labeling.models import AD_IMAGE, Item  # noqa: E402
 
 # Distinct image files per project; items beyond the pool share its files (the loop never
 # downloads images, it only needs every item to point at a real, checked file).
@@ -71,7 +71,7 @@ def seed_project(*, label: str, users: list, items: int, overlap: int) -> Projec
     rest = [
         Item(
             project=project,
-            kind=Item.Kind.AD_IMAGE,
+            kind=AD_IMAGE,
             source=Item.Source.UPLOAD,
             external_id=f"{label}-{i}",
             image=pool[i % len(pool)].image.name,

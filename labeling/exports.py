@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from jdreview.models import Project
-from labeling.models import Annotation, Item
+from labeling.models import AD_IMAGE, Annotation, Item
 from labeling.schemas import AD_IMAGE_FIELDS
 
 FORMATS = ("jsonl", "hf", "labelstudio")
@@ -31,7 +31,7 @@ def _annotations(project: Project) -> QuerySet[Annotation]:
 
 def annotation_record(a: Annotation) -> dict[str, Any]:
     item = a.item
-    if item.kind == Item.Kind.AD_IMAGE:
+    if item.kind == AD_IMAGE:
         values: dict[str, Any] = {f.name: a.values.get(f.name) for f in AD_IMAGE_FIELDS}
     else:  # expansions and traces keep their nested values as they are
         values = {"values": a.values}

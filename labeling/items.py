@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from jdreview.errors import UserError
 from jdreview.jsonin import json_loads
 from jdreview.models import Product, Project
-from labeling.models import Item
+from labeling.models import AD_IMAGE, Item
 from labeling.schemas import AD_ASPECTS
 from labeling.uploads import CheckedImage, UploadError, check_image
 
@@ -111,7 +111,7 @@ def items_create(*, project: Project, new_items: list[NewItem]) -> list[Item]:
                 written.append(name)
                 item = Item(
                     project=project,
-                    kind=Item.Kind.AD_IMAGE,
+                    kind=AD_IMAGE,
                     source=n.source,
                     external_id=n.external_id,
                     product=products.get(n.product_sku),

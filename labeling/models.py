@@ -19,12 +19,12 @@ def _random_priority() -> float:
     return random.random()
 
 
-class Item(models.Model):
-    class Kind(models.TextChoices):
-        AD_IMAGE = "ad_image", "Ad image"
-        QUERY_EXPANSION = "query_expansion", "Query expansion"
-        AGENT_TRACE = "agent_trace", "Agent trace"
+# The review kind of this app; a loop's kinds are named in the loop's folder (its apps.py)
+# and registered with labeling.kinds, so no list of kinds is kept here.
+AD_IMAGE = "ad_image"
 
+
+class Item(models.Model):
     class Source(models.TextChoices):
         WORLD = "world", "Benchmark world"
         UPLOAD = "upload", "Upload"
@@ -32,7 +32,9 @@ class Item(models.Model):
         GENERATED = "generated", "Generated"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.AD_IMAGE)
+    kind = models.CharField(
+        max_length=20, default=AD_IMAGE, help_text="A review kind registered in labeling.kinds."
+    )
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.UPLOAD)
     external_id = models.CharField(max_length=200, blank=True, default="")
     product = models.ForeignKey(
@@ -85,7 +87,7 @@ class Item(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} #{self.pk}"
+        return f"{self.kind.replace('_', ' ')} #{self.pk}"
 
 
 class Assignment(models.Model):

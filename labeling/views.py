@@ -21,7 +21,7 @@ from jdreview.models import Project
 from jdreview.roles import PERM_LABEL
 from labeling import services
 from labeling.kinds import spec_for
-from labeling.models import Annotation, Assignment, Item
+from labeling.models import AD_IMAGE, Annotation, Assignment
 from labeling.schemas import AD_IMAGE_FIELDS, AnnotationError
 
 
@@ -42,7 +42,7 @@ def _task_context(
     if item is not None:
         kind = item.kind
     else:  # an empty queue still shows the project's kind of keys
-        kind = project.items.values_list("kind", flat=True).first() or Item.Kind.AD_IMAGE
+        kind = project.items.values_list("kind", flat=True).first() or AD_IMAGE
     spec = spec_for(kind)
     context: dict[str, Any] = {
         "project": project,

@@ -8,8 +8,8 @@ class RewardsConfig(AppConfig):
     def ready(self) -> None:
         import rewards.jobs  # noqa: F401  (registers the job kinds)
         from rewards.registry import FAMILY, check_artifact
-        from workers.versions import artifact_check_register
+        from workers.versions import family_register
 
         # Every promotion path of the one registry (pages, jobs, admin) must load an aspect
         # model fully before it goes live.
-        artifact_check_register(family=FAMILY, check=check_artifact)
+        family_register(FAMILY, check=check_artifact)

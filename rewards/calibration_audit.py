@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jdreview.models import Project
 from jdreview.roles import Role
-from labeling.models import Item
+from labeling.models import AD_IMAGE, Item
 from labeling.services import annotation_record
 from labeling.world_seed import Progress, simulated_reviewers
 
@@ -46,7 +46,7 @@ def simulate_calibration_audit(
         ).values_list("item_id", flat=True)
     )
     labeled = (
-        Item.objects.filter(project=project, kind=Item.Kind.AD_IMAGE, done_count__gt=0)
+        Item.objects.filter(project=project, kind=AD_IMAGE, done_count__gt=0)
         .exclude(truth={})
         .exclude(pk__in=audited)
         .order_by("pk")

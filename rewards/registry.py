@@ -15,7 +15,7 @@ from workers.versions import (
 )
 from workers.versions import live_versions as family_live_versions
 
-FAMILY = ModelVersion.Family.ASPECT_REWARD.value
+FAMILY = "aspect_reward"  # registered in rewards/apps.py
 
 # The candidate must be at least this good on held-out AUC to replace the live model
 # without a person deciding ("not worse", with room for noise of a re-split-free retrain).

@@ -9,7 +9,7 @@ import numpy as np
 from django.utils import timezone
 
 from jdreview.models import Project
-from labeling.models import UNJUDGED, Item
+from labeling.models import AD_IMAGE, UNJUDGED, Item
 from rewards.audits import decisions_record, gate_for
 from rewards.located import known_boxes, store_boxes
 from rewards.models import Decision
@@ -134,7 +134,7 @@ def images_score(
     else:
         # Not calibrated for these models: every image goes to a person.
         thresholds = GateThresholds(aspects=list(versions), launch=None, reject=None)
-    todo = Item.objects.filter(UNJUDGED, project=project, kind=Item.Kind.AD_IMAGE).exclude(image="")
+    todo = Item.objects.filter(UNJUDGED, project=project, kind=AD_IMAGE).exclude(image="")
     if not rescore:
         todo = todo.filter(decision__isnull=True)
     ids = list(todo.order_by("pk").values_list("pk", flat=True))

@@ -18,7 +18,7 @@ import numpy as np
 from django.db import transaction
 
 from jdreview.models import Project
-from labeling.models import Annotation, Item
+from labeling.models import AD_IMAGE, Annotation, Item
 from labeling.schemas import AD_ASPECTS
 from rewards.registry import FAMILY, PromotionError, check_artifact, model_promote_if_not_worse
 from workers.models import ModelVersion
@@ -48,9 +48,9 @@ def training_snapshot(project: Project, *, method: str = "dawid_skene") -> Snaps
     from rewards.ml.labels import combine_labels
 
     rows = list(
-        Annotation.objects.filter(
-            project=project, undone=False, item__kind=Item.Kind.AD_IMAGE
-        ).values_list("pk", "item_id", "user_id", "values", "source")
+        Annotation.objects.filter(project=project, undone=False, item__kind=AD_IMAGE).values_list(
+            "pk", "item_id", "user_id", "values", "source"
+        )
     )
     labels = []
     for _, item_id, user_id, values, _ in rows:

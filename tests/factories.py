@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from jdreview.models import Membership, Project
-from labeling.models import Item
+from labeling.models import AD_IMAGE, Item
 
 
 def png_bytes(size: tuple[int, int] = (64, 64), color: tuple[int, int, int] | None = None) -> bytes:
@@ -46,7 +46,7 @@ class ItemFactory(factory.django.DjangoModelFactory):
         model = Item
 
     project = factory.SubFactory(ProjectFactory)
-    kind = Item.Kind.AD_IMAGE
+    kind = AD_IMAGE
     width = 64
     height = 64
     image = factory.LazyFunction(lambda: ContentFile(png_bytes(), name="item.png"))

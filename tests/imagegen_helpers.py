@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from jdreview.models import Product, Project
+from rewards.registry import FAMILY as REWARD_FAMILY
 from workers.models import ModelVersion
 
 
@@ -52,7 +53,7 @@ def live_reward_models(project: Project) -> dict[str, ModelVersion]:
         save(AspectNet(spec.model_config()).eval(), Path(settings.ARTIFACT_ROOT) / relative)
         live[spec.name] = ModelVersion.objects.create(
             project=project,
-            family=ModelVersion.Family.ASPECT_REWARD,
+            family=REWARD_FAMILY,
             slot=spec.name,
             version=1,
             name="train",

@@ -25,6 +25,7 @@ from workers.agents.ml.scripted import run_scripted
 from workers.agents.ml.trace import to_chat
 from workers.agents.traces.services import traces_import
 from workers.agents.world import agent_world, task_split
+from workers.qe.apps import KIND as QE_KIND
 
 SHOTS = {"phone": (390, 844), "laptop": (1280, 720)}
 
@@ -351,7 +352,7 @@ def test_query_expansion_enter_with_a_term_unrated_focuses_it(
         "b": {"terms": ["socks", "sandals"], "results": []},
         "results_without": [],
     }
-    Item.objects.create(project=project, kind=Item.Kind.QUERY_EXPANSION, payload=payload)
+    Item.objects.create(project=project, kind=QE_KIND, payload=payload)
     page = browser_page
     log_in(page, live_server, annotator, f"/p/{project.pk}/label/")
     press(page, "r", "j", "d", "Enter")  # "socks" is skipped over with j

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labeling.models import Item
 from tests.factories import ItemFactory
+from workers.qe.apps import KIND as QE_KIND
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_a_manager_sees_the_pages_of_the_projects_loop(
 
 
 def test_an_annotator_gets_no_model_pages(client, annotator, project):  # type: ignore[no-untyped-def]
-    ItemFactory(project=project, kind=Item.Kind.QUERY_EXPANSION)
+    ItemFactory(project=project, kind=QE_KIND)
     client.force_login(annotator)
     page = client.get(f"/p/{project.pk}/").content.decode()
     assert "Start labeling" in page

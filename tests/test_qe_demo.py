@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from jdreview.models import Membership, Product, Project
-from labeling.models import Item
 from tests.factories import UserFactory
 from workers.models import ModelVersion
 from workers.qe import demo
+from workers.qe.apps import KIND as QE_KIND
 from workers.qe.catalog import catalog_sync
 
 
@@ -34,7 +34,7 @@ def test_the_demo_seeds_a_working_loop_once(groups) -> None:  # type: ignore[no-
     assert Product.objects.count() == 600
     live = ModelVersion.objects.get(project=project, status="live")
     assert live.name == "sft" and live.parent.name == "pretrain"
-    assert project.items.filter(kind=Item.Kind.QUERY_EXPANSION).count() == 6
+    assert project.items.filter(kind=QE_KIND).count() == 6
     assert Membership.objects.filter(project=project, user__username="annotator").exists()
     assert any("queued for review" in line for line in lines)
     demo.seed(log=lines.append)

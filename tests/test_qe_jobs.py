@@ -10,6 +10,7 @@ from django.db import transaction
 
 from labeling.models import Annotation, Item
 from workers.models import Job, ModelVersion
+from workers.qe.apps import KIND as QE_KIND
 from workers.qe.catalog import catalog_sync
 from workers.services import job_create, job_run
 from workers.versions import artifact_path, live_version
@@ -72,7 +73,7 @@ def test_terms_reviewers_approved_reach_the_next_fine_tuning_set(
 ) -> None:  # type: ignore[no-untyped-def]
     item = Item.objects.create(
         project=project,
-        kind=Item.Kind.QUERY_EXPANSION,
+        kind=QE_KIND,
         payload={"query": "zorbly kicks", "terms": ["running shoes", "socks"], "a": {}},
     )
     Annotation.objects.create(
@@ -116,7 +117,7 @@ def test_the_relevance_reward_learns_from_reviewers_once_there_are_enough(
     for i in range(MIN_REVIEWER_RATINGS // 2):
         item = Item.objects.create(
             project=project,
-            kind=Item.Kind.QUERY_EXPANSION,
+            kind=QE_KIND,
             payload={"query": f"kicks {i}", "terms": ["running shoes", "frying pan"]},
         )
         Annotation.objects.create(

@@ -14,6 +14,7 @@ from labeling.schemas import AnnotationError
 from labeling.services import annotation_submit, task_next
 from tests.qe_fixtures import qe_catalog, register_model, tiny_qe_model  # noqa: F401
 from workers.models import Job
+from workers.qe.apps import KIND as QE_KIND
 from workers.qe.selectors import acceptance, approved_pairs
 from workers.services import job_create, job_run
 
@@ -27,7 +28,7 @@ def qe_item(project, terms=("running shoes", "socks"), pair=True, query="kicks")
     }
     if pair:
         payload["b"] = {"terms": list(terms[1:]), "results": []}
-    return Item.objects.create(project=project, kind=Item.Kind.QUERY_EXPANSION, payload=payload)
+    return Item.objects.create(project=project, kind=QE_KIND, payload=payload)
 
 
 def test_the_review_job_queues_the_live_models_expansions_once(
@@ -41,7 +42,7 @@ def test_the_review_job_queues_the_live_models_expansions_once(
     jobs = list(Job.objects.filter(kind="qe_review_items").order_by("pk"))
     assert [j.status for j in jobs] == ["succeeded", "succeeded"]
     assert (jobs[0].metrics["created"], jobs[1].metrics["created"]) == (5, 5)
-    items = Item.objects.filter(project=project, kind=Item.Kind.QUERY_EXPANSION)
+    items = Item.objects.filter(project=project, kind=QE_KIND)
     assert items.count() == 10
     assert len({i.payload["query"] for i in items}) == 10  # no query twice
     item = items.first()

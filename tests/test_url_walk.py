@@ -25,6 +25,7 @@ from labeling.models import Annotation, Assignment, Item
 from rewards.models import Audit
 from tests.conftest import _persona
 from tests.factories import ItemFactory, ProjectFactory, add_member, png_bytes
+from workers.agents.apps import KIND as TRACE_KIND
 from workers.models import Job, ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +75,7 @@ def make_rows(groups: Any) -> dict[str, Any]:
     )
     product = Product(sku="victim-sku", title="Mug", category="kitchen")
     product.cutout.save("victim-sku.png", ContentFile(png_bytes()), save=True)
-    trace = Item.objects.create(project=project, kind=Item.Kind.AGENT_TRACE, payload={})
+    trace = Item.objects.create(project=project, kind=TRACE_KIND, payload={})
     # A query-expansion RL version: its dashboard panel draws the reward curve.
     ModelVersion.objects.create(
         project=project,

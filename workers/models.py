@@ -71,12 +71,6 @@ class ModelVersion(models.Model):
     with a single live model. At most one version per (project, family, slot) is live.
     """
 
-    class Family(models.TextChoices):
-        ASPECT_REWARD = "aspect_reward", "Aspect reward model"
-        GENERATOR = "generator", "Image generator"
-        QUERY_EXPANSION = "query_expansion", "Query-expansion model"
-        AGENT_POLICY = "agent_policy", "Agent policy"
-
     class Status(models.TextChoices):
         CANDIDATE = "candidate", "Candidate"
         LIVE = "live", "Live"
@@ -85,7 +79,8 @@ class ModelVersion(models.Model):
         REJECTED = "rejected", "Rejected"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
-    family = models.CharField(max_length=30, choices=Family.choices)
+    # Registered by the app that trains it (workers.versions.family_register).
+    family = models.CharField(max_length=30)
     slot = models.CharField(
         max_length=50, blank=True, default="", help_text="The aspect of a reward model."
     )
@@ -135,7 +130,7 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         slot = f" {self.slot}" if self.slot else ""
-        return f"{self.get_family_display()}{slot} v{self.version} {self.name} ({self.status})"
+        return f"{self.family}{slot} v{self.version} {self.name} ({self.status})"
 
     @property
     def aspect(self) -> str:

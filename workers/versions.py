@@ -34,6 +34,7 @@ ALLOCATION_ATTEMPTS = 5
 
 ArtifactCheck = Callable[[ModelVersion], None]
 _ARTIFACT_CHECKS: dict[str, ArtifactCheck] = {}
+_FAMILIES: set[str] = set()
 
 
 class VersionError(Exception):
@@ -49,10 +50,17 @@ def artifact_path(version: ModelVersion) -> Path:
     return artifact_root() / version.artifact
 
 
-def artifact_check_register(*, family: str, check: ArtifactCheck) -> None:
-    """Let the app that owns ``family`` say what a servable artifact is (the rewards app:
-    the model loads fully). The check raises :class:`VersionError`."""
-    _ARTIFACT_CHECKS[family] = check
+def family_register(name: str, *, check: ArtifactCheck | None = None) -> None:
+    """The app that trains a family of models registers it (in its AppConfig.ready()), and
+    may say what a servable artifact is (the rewards app: the model loads fully). The
+    check raises :class:`VersionError`."""
+    _FAMILIES.add(name)
+    if check is not None:
+        _ARTIFACT_CHECKS[name] = check
+
+
+def families() -> frozenset[str]:
+    return frozenset(_FAMILIES)
 
 
 def artifact_check(version: ModelVersion) -> None:
@@ -110,7 +118,7 @@ def model_version_create(
     The folder is renamed to ``project-<id>/<family>/[<slot>/]v<N>-<random>`` (same file
     system, one rename) before the row commits; if the row cannot be written the folder is
     moved back (to retry under the next number) or removed."""
-    if family not in ModelVersion.Family.values:
+    if family not in _FAMILIES:
         raise VersionError(f"unknown model family {family!r}")
     if not saved_dir.is_dir() or not any(saved_dir.iterdir()):
         raise VersionError(f"nothing was saved in {saved_dir}")

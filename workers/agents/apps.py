@@ -1,5 +1,9 @@
 from django.apps import AppConfig
 
+# What the loop names: its review kind and the family of models it trains.
+KIND = "agent_trace"
+FAMILY = "agent_policy"
+
 
 class AgentsConfig(AppConfig):
     name = "workers.agents"
@@ -10,7 +14,9 @@ class AgentsConfig(AppConfig):
         import workers.agents.jobs
         import workers.agents.traces.kind  # noqa: F401  (registers the review kind)
         from jdreview.loops import Loop, loop_register
+        from workers.versions import family_register
 
+        family_register(FAMILY)
         loop_register(
             Loop(
                 name="agents",

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 
 from jdreview.models import Membership, Project
 from labeling.models import Annotation, Item
+from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.generate import traces_generate
 from workers.agents.policies import FAMILY
 from workers.agents.simulate import trace_reviews_simulate
@@ -60,7 +61,7 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
         if message:
             log(f"  {message}")
 
-    traces = Item.objects.filter(project=project, kind=Item.Kind.AGENT_TRACE)
+    traces = Item.objects.filter(project=project, kind=TRACE_KIND)
     if not traces.filter(payload__agent="scripted").exists():
         log("Agent traces: the scripted agent runs shopping tasks (some with planted flaws)…")
         traces_generate(project=project, tasks=TASKS, runs=RUNS, seed=seed, progress=progress)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from jdreview.models import Project
 from labeling.models import Item
+from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.ml.scripted import FLAWS, run_scripted
 from workers.agents.ml.world import Task
 from workers.agents.policies import FAMILY, one_cpu_thread, policy_label, policy_load
@@ -39,7 +40,7 @@ def traces_generate(
     live policy if asked.
 
     Automatic execution-failure detection runs as the items are made (see records.py)."""
-    if project.items.exclude(kind=Item.Kind.AGENT_TRACE).exists():
+    if project.items.exclude(kind=TRACE_KIND).exists():
         raise GenerateError("this project holds other kinds of items; use a project of traces")
     world = agent_world()
     train, _ = task_split()

@@ -3,8 +3,8 @@ time, pass^k, and the split of failures into reasoning and execution."""
 
 from __future__ import annotations
 
-from jdreview.models import Project
 from jdreview.loops import Panel
+from jdreview.models import Project
 from workers.agents import selectors
 
 HISTORY_RUNS = 10

@@ -17,6 +17,7 @@ import numpy as np
 
 from jdreview.models import Project
 from labeling.models import Annotation, Item
+from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.ml.trace import Trace
 from workers.agents.traces.records import item_trace
 
@@ -33,7 +34,7 @@ class ProjectTraces:
 
 def project_traces(project: Project) -> ProjectTraces:
     items = list(
-        Item.objects.filter(project=project, kind=Item.Kind.AGENT_TRACE)
+        Item.objects.filter(project=project, kind=TRACE_KIND)
         .only("id", "payload", "recipe", "truth", "is_gold")
         .order_by("id")
     )
@@ -46,7 +47,7 @@ def reviewer_consensus(project: Project) -> dict[int, dict[str, Any]]:
     rank = {"execution": 2, "reasoning": 1, "ok": 0, "failure": 1, "success": 0}
     by_item: dict[int, list[dict]] = defaultdict(list)
     for item_id, values in Annotation.objects.filter(
-        project=project, undone=False, item__kind=Item.Kind.AGENT_TRACE
+        project=project, undone=False, item__kind=TRACE_KIND
     ).values_list("item_id", "values"):
         by_item[item_id].append(values)
 

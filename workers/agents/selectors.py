@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 
 from jdreview.models import Project
 from labeling.models import Annotation, Item
+from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.policies import FAMILY
 from workers.agents.traces.records import pretty_json
 from workers.models import Job, ModelVersion
@@ -17,7 +18,7 @@ TRAIN_JOBS = ("agent_train_base", "agent_train_dpo", "agent_train_explicit")
 
 
 def trace_counts(project: Project) -> dict[str, int]:
-    return project.items.filter(kind=Item.Kind.AGENT_TRACE).aggregate(
+    return project.items.filter(kind=TRACE_KIND).aggregate(
         traces=Count("id"),
         reviewed=Count("id", filter=Q(done_count__gt=0)),
         imported=Count("id", filter=Q(source=Item.Source.IMPORT)),
@@ -27,7 +28,7 @@ def trace_counts(project: Project) -> dict[str, int]:
 
 
 def has_traces(project: Project) -> bool:
-    return project.items.filter(kind=Item.Kind.AGENT_TRACE).exists()
+    return project.items.filter(kind=TRACE_KIND).exists()
 
 
 def score_jobs(project: Project, limit: int = 20) -> list[Job]:

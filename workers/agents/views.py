@@ -24,6 +24,7 @@ from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_MODELS, has_perm
 from labeling.models import Item
 from workers import services as job_services
 from workers.agents import selectors
+from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.policies import FAMILY
 from workers.agents.traces.services import TraceImportError, traces_import
 from workers.models import ModelVersion
@@ -45,7 +46,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 def _scores_page(request: AuthedHttpRequest, project: Project) -> dict[str, Any]:
     job = selectors.latest_scores(project)
-    items = Item.objects.filter(project=project, kind=Item.Kind.AGENT_TRACE).only(
+    items = Item.objects.filter(project=project, kind=TRACE_KIND).only(
         "id", "payload", "done_count", "source"
     )
     page = Paginator(items.order_by("id"), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -133,7 +134,7 @@ def trace_detail(request: AuthedHttpRequest, project_id: int, item_id: int) -> H
     """One trace with the scorers' step labels beside each reviewer's verdicts and notes
     (the world's ground truth stays hidden here too)."""
     project = project_for(request.user, project_id, PERM_DASHBOARDS)
-    item = get_object_or_404(Item, pk=item_id, project=project, kind=Item.Kind.AGENT_TRACE)
+    item = get_object_or_404(Item, pk=item_id, project=project, kind=TRACE_KIND)
     job = selectors.latest_scores(project)
     return render(
         request,

@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+# The family of models the loop trains.
+FAMILY = "generator"
+
 
 class ImageGenConfig(AppConfig):
     name = "workers.imagegen"
@@ -9,7 +12,9 @@ class ImageGenConfig(AppConfig):
     def ready(self) -> None:
         import workers.imagegen.jobs  # noqa: F401  (registers the job kinds)
         from jdreview.loops import Loop, loop_register
+        from workers.versions import family_register
 
+        family_register(FAMILY)
         loop_register(
             Loop(
                 name="imagegen",

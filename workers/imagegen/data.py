@@ -14,7 +14,7 @@ from django.conf import settings
 from PIL import Image
 
 from jdreview.models import Product, Project
-from labeling.models import Item
+from labeling.models import AD_IMAGE, Item
 
 if TYPE_CHECKING:
     from workers.imagegen.ml.train import GenData
@@ -91,7 +91,7 @@ def training_ads(project: Project, *, images: int, seed: int) -> tuple[list[Any]
 
     rows = list(
         Item.objects.filter(
-            project=project, source=Item.Source.WORLD, kind=Item.Kind.AD_IMAGE, truth__usable=True
+            project=project, source=Item.Source.WORLD, kind=AD_IMAGE, truth__usable=True
         )
         .exclude(recipe={})
         .order_by("pk")

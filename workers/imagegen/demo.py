@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 
 from jdreview.models import Membership, Project
 from labeling.models import Item
-from workers.models import ModelVersion
+from workers.imagegen.apps import FAMILY as GENERATOR_FAMILY
 from workers.versions import versions_of
 
 DEMO_PROJECT = "ad-images"  # the image project of labeling's seed_demo
@@ -69,7 +69,7 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
     world_products_sync()
     reporter = _LogReporter(log)
     with cpu_threads():
-        if not versions_of(project, ModelVersion.Family.GENERATOR):
+        if not versions_of(project, GENERATOR_FAMILY):
             log(f"Training a tiny ad-image generator for {project.name} ({TRAIN['steps']} steps)…")
             version = generator_train(
                 project=project,

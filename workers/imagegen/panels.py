@@ -3,8 +3,8 @@ the held-out set, RL flags, pruning depth and throughput."""
 
 from __future__ import annotations
 
-from jdreview.models import Project
 from jdreview.loops import Panel
+from jdreview.models import Project
 from labeling.models import Item
 from workers.imagegen.selectors import panel_rows
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from jdreview.models import Project
+from workers.imagegen.apps import FAMILY as GENERATOR_FAMILY
 from workers.imagegen.data import GeneratorDataError, generator_data, heldout_set, rl_products
 from workers.imagegen.evaluation import (
     count_parameters,
@@ -107,7 +108,7 @@ def generator_train(
         reward=loaded[0] if loaded else None,
         job=job,
         user=user,
-        promote=live_version(project, ModelVersion.Family.GENERATOR) is None,
+        promote=live_version(project, GENERATOR_FAMILY) is None,
     )
 
 

@@ -1,5 +1,9 @@
 from django.apps import AppConfig
 
+# What the loop names: its review kind and the family of models it trains.
+KIND = "query_expansion"
+FAMILY = "query_expansion"
+
 
 class QueryExpansionConfig(AppConfig):
     name = "workers.qe"
@@ -10,7 +14,9 @@ class QueryExpansionConfig(AppConfig):
         import workers.qe.jobs
         import workers.qe.kind  # noqa: F401  (registers the review kind)
         from jdreview.loops import Loop, loop_register
+        from workers.versions import family_register
 
+        family_register(FAMILY)
         loop_register(
             Loop(
                 name="qe",

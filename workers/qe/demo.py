@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 
 from jdreview.models import Membership, Project
 from jdreview.roles import ensure_role_groups
-from labeling.models import Item
-from workers.models import Job, ModelVersion
+from workers.models import Job
+from workers.qe.apps import FAMILY as QE_FAMILY
+from workers.qe.apps import KIND as QE_KIND
 from workers.qe.catalog import catalog_sync
 from workers.services import job_run
 from workers.versions import live_version
@@ -74,10 +75,10 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
         Membership.objects.get_or_create(project=project, user=user)
     created = catalog_sync()
     log(f"query expansion: search catalog stored ({created} new products)")
-    family = ModelVersion.Family.QUERY_EXPANSION.value
+    family = QE_FAMILY
     if live_version(project, family) is None:
         _train(project, log, seed)
-    if not project.items.filter(kind=Item.Kind.QUERY_EXPANSION).exists():
+    if not project.items.filter(kind=QE_KIND).exists():
         job = _run_here(project, "qe_review_items", {"count": REVIEW_ITEMS, "seed": 7 + seed})
         log(f"  {job.metrics['created']} expansions queued for review")
 

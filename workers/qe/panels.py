@@ -3,20 +3,20 @@ reward components over RL training, reviewers' acceptance of expansion terms."""
 
 from __future__ import annotations
 
-from jdreview.models import Project
 from jdreview.loops import Panel
-from labeling.models import Item
-from workers.models import ModelVersion
+from jdreview.models import Project
+from workers.qe.apps import FAMILY as QE_FAMILY
+from workers.qe.apps import KIND as QE_KIND
 from workers.qe.charts import reward_svg
 from workers.qe.selectors import acceptance
 from workers.versions import versions_of
 
-FAMILY = ModelVersion.Family.QUERY_EXPANSION.value
+FAMILY = QE_FAMILY
 
 
 def panel(project: Project) -> Panel | None:
     versions = versions_of(project, FAMILY)
-    has_items = project.items.filter(kind=Item.Kind.QUERY_EXPANSION).exists()
+    has_items = project.items.filter(kind=QE_KIND).exists()
     if not versions and not has_items:
         return None
     rl = [v for v in versions if v.metrics.get("reward_components")]

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from jdreview.models import Project
 from labeling.models import Item
+from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.ml.trace import Trace
 from workers.agents.traces.imports import ParsedTrace, TraceImportError, parse_import
 from workers.agents.traces.records import trace_payload, trace_recipe, trace_truth
@@ -43,7 +44,7 @@ def trace_items_create(*, project: Project, new: list[NewTrace], source: str) ->
         rows.append(
             Item(
                 project=project,
-                kind=Item.Kind.AGENT_TRACE,
+                kind=TRACE_KIND,
                 source=source,
                 external_id=n.external_id,
                 payload=trace_payload(n.trace, agent=n.agent, run=n.run),
@@ -59,7 +60,7 @@ def trace_items_create(*, project: Project, new: list[NewTrace], source: str) ->
 
 def _check_project(project: Project, parsed: list[ParsedTrace]) -> None:
     errors = []
-    other = project.items.exclude(kind=Item.Kind.AGENT_TRACE).exists()
+    other = project.items.exclude(kind=TRACE_KIND).exists()
     if other:
         errors.append("this project holds other kinds of items; import traces into their own")
     ids = [p.external_id for p in parsed if p.external_id]
