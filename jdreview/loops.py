@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.apps import AppConfig
+
 if TYPE_CHECKING:
     from jdreview.models import Project
 
@@ -43,6 +45,7 @@ class Loop:
     links_template: str = ""
     # A project takes part when it has items of these kinds or models of these families
     # (or, with active_when_empty, when it has neither yet: where new projects start).
+    # The families are also what the model registry accepts from the loop.
     item_kinds: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
     active_when_empty: bool = False
@@ -71,6 +74,19 @@ def active_loops(project: Project) -> list[Loop]:
     kinds = set(project.items.values_list("kind", flat=True).distinct())
     families = set(project.model_versions.values_list("family", flat=True).distinct())
     return [loop for loop in all_loops() if loop.is_active(kinds, families)]
+
+
+class LoopConfig(AppConfig):
+    """The Django app of a loop: it declares its :class:`Loop` and the modules whose import
+    registers its job kinds and review kind; ``ready()`` does the rest."""
+
+    loop: Loop
+    registers: tuple[str, ...] = ("jobs",)
+
+    def ready(self) -> None:
+        for module in self.registers:
+            importlib.import_module(f"{self.name}.{module}")
+        loop_register(self.loop)
 
 
 def resolve(dotted: str) -> Callable[..., Any]:

@@ -60,7 +60,10 @@ def family_register(name: str, *, check: ArtifactCheck | None = None) -> None:
 
 
 def families() -> frozenset[str]:
-    return frozenset(_FAMILIES)
+    """The core's registered families and every loop's (a Loop declares its own)."""
+    from jdreview.loops import all_loops
+
+    return frozenset(_FAMILIES.union(*(loop.families for loop in all_loops())))
 
 
 def artifact_check(version: ModelVersion) -> None:
@@ -118,7 +121,7 @@ def model_version_create(
     The folder is renamed to ``project-<id>/<family>/[<slot>/]v<N>-<random>`` (same file
     system, one rename) before the row commits; if the row cannot be written the folder is
     moved back (to retry under the next number) or removed."""
-    if family not in _FAMILIES:
+    if family not in families():
         raise VersionError(f"unknown model family {family!r}")
     if not saved_dir.is_dir() or not any(saved_dir.iterdir()):
         raise VersionError(f"nothing was saved in {saved_dir}")

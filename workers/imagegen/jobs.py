@@ -7,14 +7,13 @@ its summary. Torch is imported inside the services, never at import of this modu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jdreview.models import Product
 from workers.imagegen.data import GeneratorDataError
 from workers.imagegen.evaluation import generator_for
+from workers.ml.runtime import torch_threads
 from workers.params import ROW_MAX, SEED_MAX, param
 from workers.registry import register
 from workers.versions import VersionError
@@ -38,24 +37,11 @@ def _version_summary(version: Any) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def cpu_threads(n: int = 1) -> Iterator[None]:
-    """Run the tiny-config ML on ``n`` torch threads when there is no GPU, then restore.
-
-    Measured on the two shared cores here: 20 training steps took 5.9 s on one thread and
-    38.8 s on two while other processes were busy (torch's threads spin waiting on each
-    other). The job is small; one thread is the safe choice on a shared CPU worker."""
-    import torch
-
-    if torch.cuda.is_available():
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+def cpu_threads() -> Any:
+    """One torch thread on a CPU worker (a GPU machine is left alone): measured on the two
+    shared cores here, 20 training steps took 5.9 s on one thread and 38.8 s on two while
+    other processes were busy."""
+    return torch_threads(1, cpu_only=True)
 
 
 @dataclass(frozen=True)
