@@ -16,13 +16,13 @@ import numpy as np
 import torch
 
 from rewards.ml.align import aligned_inputs, training_inputs
-from rewards.ml.aspects import AspectSpec
+from rewards.ml.aspects import AD_ASPECTS, AspectSpec
 from rewards.ml.images import load_image_file, load_reference_file
 from rewards.ml.labels import Annotation
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET_DIR = ROOT / "node_modules/@lobehub/fluent-emoji-3d/assets"
-ASPECTS = ("shape", "placement", "color")
+ASPECTS = AD_ASPECTS
 
 
 def log(msg: str) -> None:

@@ -37,13 +37,13 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from rewards.ml.aspects import AD_ASPECTS as ASPECTS  # noqa: E402
 from rewards.ml.aspects import AspectRegistry, AspectSpec, default_registry  # noqa: E402
 from rewards.ml.images import image_to_array, reference_to_array  # noqa: E402
 from rewards.ml.metrics import auc  # noqa: E402
 from rewards.ml.model import AspectNet  # noqa: E402
 from rewards.ml.train import TrainConfig, predict, train_aspect  # noqa: E402
 
-ASPECTS = ("shape", "placement", "color")
 STRATEGIES = ("random", "uncertainty")
 
 
