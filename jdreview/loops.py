@@ -13,12 +13,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.apps import AppConfig
-
-if TYPE_CHECKING:
-    from jdreview.models import Project
 
 
 @dataclass(frozen=True)
@@ -68,12 +65,6 @@ def loop_register(loop: Loop) -> Loop:
 
 def all_loops() -> list[Loop]:
     return list(_LOOPS.values())
-
-
-def active_loops(project: Project) -> list[Loop]:
-    kinds = set(project.items.values_list("kind", flat=True).distinct())
-    families = set(project.model_versions.values_list("family", flat=True).distinct())
-    return [loop for loop in all_loops() if loop.is_active(kinds, families)]
 
 
 class LoopConfig(AppConfig):

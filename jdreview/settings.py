@@ -141,6 +141,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+_xdist_worker = env_str("PYTEST_XDIST_WORKER")  # "gw0", "gw1": the test suite's workers
+if REDIS_URL and _xdist_worker.startswith("gw"):
+    # Each test worker gets a Redis database of its own, as it gets a test database of its
+    # own: one worker's cache flush or Celery message must never reach the other's. The
+    # suite's URL names the highest database; workers count down from it.
+    _base, _, _db = REDIS_URL.rpartition("/")
+    if _db.isdigit():
+        REDIS_URL = f"{_base}/{int(_db) - int(_xdist_worker[2:])}"
 CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 # A Redis that is down refuses at once, but one that is unreachable or hung would hold a
 # publish (and the web request behind it) for the OS's TCP timeouts. The worker's BRPOP is

@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 
 from jdreview.models import Membership, Project
 from labeling.models import Annotation, Item
+from workers.agents.apps import FAMILY
 from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.generate import traces_generate
-from workers.agents.policies import FAMILY
 from workers.agents.simulate import trace_reviews_simulate
 from workers.agents.training import PolicyRunConfig, policy_base_train
 from workers.models import Job, ModelVersion

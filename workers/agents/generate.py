@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 from jdreview.models import Project
 from labeling.models import Item
+from workers.agents.apps import FAMILY
 from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.ml.scripted import FLAWS, run_scripted
 from workers.agents.ml.world import Task
-from workers.agents.policies import FAMILY, one_cpu_thread, policy_label, policy_load
+from workers.agents.policies import one_cpu_thread, policy_label, policy_load
 from workers.agents.traces.services import NewTrace, trace_items_create
 from workers.agents.world import agent_world, task_split
 from workers.models import ModelVersion

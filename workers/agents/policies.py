@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from workers.agents.apps import FAMILY as POLICY_FAMILY
 from workers.ml.runtime import torch_threads
 from workers.models import ModelVersion
 from workers.versions import artifact_path
-
-FAMILY = POLICY_FAMILY
 
 
 def policy_label(version: ModelVersion) -> str:

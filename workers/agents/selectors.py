@@ -8,8 +8,8 @@ from django.db.models import Count, Q
 
 from jdreview.models import Project
 from labeling.models import Annotation, Item
+from workers.agents.apps import FAMILY
 from workers.agents.apps import KIND as TRACE_KIND
-from workers.agents.policies import FAMILY
 from workers.agents.traces.records import pretty_json
 from workers.models import Job, ModelVersion
 

@@ -17,7 +17,8 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from jdreview.models import Project
-from workers.agents.policies import FAMILY, one_cpu_thread, policy_load
+from workers.agents.apps import FAMILY
+from workers.agents.policies import one_cpu_thread, policy_load
 from workers.agents.scoring import judge_train, project_traces, reviewer_consensus
 from workers.agents.world import agent_world, task_split
 from workers.models import Job, ModelVersion

@@ -24,8 +24,8 @@ from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_MODELS, has_perm
 from labeling.models import Item
 from workers import services as job_services
 from workers.agents import selectors
+from workers.agents.apps import FAMILY
 from workers.agents.apps import KIND as TRACE_KIND
-from workers.agents.policies import FAMILY
 from workers.agents.traces.services import TraceImportError, traces_import
 from workers.models import ModelVersion
 from workers.params import ParamError, params_from_form

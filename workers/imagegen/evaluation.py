@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 
 from jdreview.models import Project
 from rewards.ml.aspects import AD_ASPECTS
-from workers.imagegen.apps import FAMILY as GENERATOR_FAMILY
+from workers.imagegen.apps import FAMILY
 from workers.imagegen.data import heldout_set
 from workers.models import Job, ModelVersion
 from workers.versions import (
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from workers.imagegen.ml.ensemble_reward import EnsembleReward
     from workers.imagegen.ml.model import AdImageGenerator
 
-FAMILY = GENERATOR_FAMILY
 SAMPLES = "samples"
 ASPECTS = AD_ASPECTS
 

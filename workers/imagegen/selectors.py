@@ -10,10 +10,8 @@ from django.http import Http404
 
 from jdreview.models import Product, Project
 from labeling.models import Item
-from workers.imagegen.apps import FAMILY as GENERATOR_FAMILY
+from workers.imagegen.apps import FAMILY
 from workers.models import ModelVersion
-
-FAMILY = GENERATOR_FAMILY
 
 
 def generator_versions(project: Project) -> list[ModelVersion]:

@@ -14,8 +14,7 @@ from django.contrib.auth import get_user_model
 from jdreview.models import Membership, Project
 from jdreview.roles import ensure_role_groups
 from workers.models import Job
-from workers.qe.apps import FAMILY as QE_FAMILY
-from workers.qe.apps import KIND as QE_KIND
+from workers.qe.apps import FAMILY, KIND
 from workers.qe.catalog import catalog_sync
 from workers.services import job_run
 from workers.versions import live_version
@@ -75,10 +74,10 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
         Membership.objects.get_or_create(project=project, user=user)
     created = catalog_sync()
     log(f"query expansion: search catalog stored ({created} new products)")
-    family = QE_FAMILY
+    family = FAMILY
     if live_version(project, family) is None:
         _train(project, log, seed)
-    if not project.items.filter(kind=QE_KIND).exists():
+    if not project.items.filter(kind=KIND).exists():
         job = _run_here(project, "qe_review_items", {"count": REVIEW_ITEMS, "seed": 7 + seed})
         log(f"  {job.metrics['created']} expansions queued for review")
 

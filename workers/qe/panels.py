@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from jdreview.loops import Panel
 from jdreview.models import Project
-from workers.qe.apps import FAMILY as QE_FAMILY
-from workers.qe.apps import KIND as QE_KIND
+from workers.qe.apps import FAMILY, KIND
 from workers.qe.charts import reward_svg
 from workers.qe.selectors import acceptance
 from workers.versions import versions_of
 
-FAMILY = QE_FAMILY
-
 
 def panel(project: Project) -> Panel | None:
     versions = versions_of(project, FAMILY)
-    has_items = project.items.filter(kind=QE_KIND).exists()
+    has_items = project.items.filter(kind=KIND).exists()
     if not versions and not has_items:
         return None
     rl = [v for v in versions if v.metrics.get("reward_components")]

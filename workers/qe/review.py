@@ -17,14 +17,12 @@ from django.db import transaction
 from jdreview.models import Project
 from labeling.models import Item
 from workers.models import ModelVersion
-from workers.qe.apps import FAMILY as QE_FAMILY
-from workers.qe.apps import KIND as QE_KIND
+from workers.qe.apps import FAMILY, KIND
 from workers.qe.catalog import query_world
 from workers.qe.search import bm25_engine, products_by_sku
 from workers.qe.serving import NoLiveModel, expand_terms
 from workers.versions import live_version, versions_of
 
-FAMILY = QE_FAMILY
 SERVABLE = ("sft", "ppo", "grpo")
 SHOWN_RESULTS = 5
 MAX_TERMS = 8
@@ -63,7 +61,7 @@ def review_items_create(*, project: Project, count: int, seed: int = 7) -> int:
         return f"qe-v{live.pk}-{hashlib.sha1(text.encode()).hexdigest()[:16]}"
 
     have = set(
-        Item.objects.filter(project=project, kind=QE_KIND).values_list("external_id", flat=True)
+        Item.objects.filter(project=project, kind=KIND).values_list("external_id", flat=True)
     )
     picked = [q for q in pool if ext_id(q.text) not in have][:count]
     if not picked:
@@ -89,7 +87,7 @@ def review_items_create(*, project: Project, count: int, seed: int = 7) -> int:
         rows.append(
             Item(
                 project=project,
-                kind=QE_KIND,
+                kind=KIND,
                 source=Item.Source.GENERATED,
                 external_id=ext_id(q.text),
                 payload={

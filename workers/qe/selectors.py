@@ -7,10 +7,8 @@ from typing import Any
 
 from jdreview.models import Project
 from labeling.models import Annotation
-from workers.qe.apps import KIND as QE_KIND
+from workers.qe.apps import KIND
 from workers.qe.ml.queries import SEP
-
-KIND = QE_KIND
 
 
 def _rated_items(project: Project) -> list[tuple[str, list[str], list[dict[str, str]]]]:

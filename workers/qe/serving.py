@@ -24,11 +24,10 @@ from django.core.cache import cache
 
 from jdreview.models import Project
 from workers.models import ModelVersion
-from workers.qe.apps import FAMILY as QE_FAMILY
+from workers.qe.apps import FAMILY
 from workers.qe.search import BackendUnavailable, default_backend, engine_for, products_by_sku
 from workers.versions import artifact_path, live_version
 
-FAMILY = QE_FAMILY
 MAX_QUERY_CHARS = 200
 CACHE_SECONDS = 3600
 RESULTS = 10

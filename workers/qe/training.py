@@ -16,7 +16,7 @@ from django.conf import settings
 
 from jdreview.models import Project
 from workers.models import Job, ModelVersion
-from workers.qe.apps import FAMILY as QE_FAMILY
+from workers.qe.apps import FAMILY
 from workers.qe.catalog import catalog_fingerprint, catalog_sync, query_world
 from workers.qe.selectors import approved_pairs, reviewer_term_ratings
 from workers.versions import (
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from workers.qe.jobs import PhaseParams, QEPretrainParams
     from workers.reporter import JobReporter
 
-FAMILY = QE_FAMILY
 PHASES = ("pretrain", "sft", "ppo", "grpo")
 # Which phase's model each phase starts from.
 PREVIOUS = {"sft": "pretrain", "ppo": "sft", "grpo": "sft"}

@@ -18,7 +18,7 @@ from jdreview.roles import PERM_MODELS, has_perm
 from workers import services
 from workers.models import ModelVersion
 from workers.params import ParamError, params_from_form
-from workers.qe.apps import FAMILY as QE_FAMILY
+from workers.qe.apps import FAMILY
 from workers.qe.search import BackendUnavailable
 from workers.qe.serving import (
     ModelLoading,
@@ -30,7 +30,6 @@ from workers.qe.serving import (
 from workers.registry import get_kind
 from workers.versions import VersionError, live_version, model_version_promote, versions_of
 
-FAMILY = QE_FAMILY
 SERVABLE = ("sft", "ppo", "grpo")
 # Buttons on the loop page: job kind -> label. Parameters are the kinds' defaults.
 STARTABLE = {

@@ -8,8 +8,9 @@ pure-numpy pruning analysis (`.curve`) does not import torch and diffusers with 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workers.ml.lazy import lazy_exports
 
 _EXPORTS = {
     "GeneratorConfig": "config",
@@ -49,11 +50,7 @@ if TYPE_CHECKING:
     from .train import GenData, TrainConfig, heldout_loss, train_generator
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -11,8 +11,9 @@ torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workers.ml.lazy import lazy_exports
 
 # Eager, and first: `combine` is both a submodule and a function, and the package attribute
 # must be the function.
@@ -33,11 +34,7 @@ if TYPE_CHECKING:
     from .reward import QEReward
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
