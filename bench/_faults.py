@@ -17,6 +17,8 @@ from bench.annotation_loop import count_lost, count_over_overlap
 
 # (start, end) on time.perf_counter, "next" / "submit" / "error", HTTP status (0: no answer)
 Request = tuple[float, float, str, int]
+# A /readyz answer: (sent, answered) on time.perf_counter, HTTP status, the checks it named
+Readyz = tuple[float, float, int, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -119,3 +121,30 @@ def live_intact(
         after[aspect] == before.get(aspect) or after[aspect][0] in replaced_by for aspect in after
     )
     return files_kept and still_served and each_ok
+
+
+def readyz_tracks(
+    samples: Iterable[Readyz], window: Window, check: str, until: float
+) -> tuple[float | None, float | None]:
+    """Seconds from the fault to the first /readyz answer of 503 naming ``check``, and from
+    the service's return to the first 200 after it (before ``until``); None: never."""
+    samples = list(samples)
+    named = [
+        t1
+        for t0, t1, status, failing in samples
+        if status == 503 and check in failing and t1 >= window.start and t0 <= window.back
+    ]
+    ready = [t1 for t0, t1, status, _ in samples if status == 200 and window.back <= t0 < until]
+    turned = max(0.0, min(named) - window.start) if named else None
+    back = min(ready) - window.back if ready else None
+    return turned, back
+
+
+def readyz_failing_outside(samples: Iterable[Readyz], windows: Iterable[Window]) -> int:
+    """Answers other than 200 while no fault was on (a check timing out under load)."""
+    windows = list(windows)
+    return sum(
+        1
+        for t0, t1, status, _ in samples
+        if status != 200 and not any(w.holds(t0, t1, grace_s=10.0) for w in windows)
+    )

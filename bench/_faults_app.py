@@ -5,7 +5,8 @@ python bench/_faults_app.py world --images 80 --seed 5
     trained for one epoch) and a manager with a token; prints one JSON line.
 python bench/_faults_app.py beat --every 1
     Beat's job-dispatch entry on a short period, until stopped: sends the dispatch
-    task through the broker, and keeps going while the broker is down.
+    task through the broker, and keeps going while the broker is down. Like beat, it
+    also records that it ran and sends each queue its heartbeat task (/readyz).
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ from jdreview.models import Membership, Project  # noqa: E402
 from jdreview.roles import Role, ensure_role_groups  # noqa: E402
 from labeling.world_seed import simulate_labels, world_seed  # noqa: E402
 from rewards.training import train_aspects  # noqa: E402
+from workers.heartbeats import beat_mark  # noqa: E402
 from workers.services import SEND_ERRORS  # noqa: E402
-from workers.tasks import dispatch_queued_jobs, reap_stale_jobs  # noqa: E402
+from workers.tasks import dispatch_queued_jobs, heartbeat, reap_stale_jobs  # noqa: E402
+
+HEARTBEAT_EVERY_S = 5.0
 
 
 def world(images: int, seed: int) -> None:
@@ -64,14 +68,19 @@ def world(images: int, seed: int) -> None:
 
 def beat(every_s: float) -> None:
     broker_up = True
-    last_reap = 0.0
+    last_reap = last_heartbeat = 0.0
     while True:
         t0 = time.monotonic()
+        beat_mark()
         try:
             dispatch_queued_jobs.apply_async(expires=every_s)
             if t0 - last_reap >= 30:
                 reap_stale_jobs.apply_async(expires=every_s)
                 last_reap = t0
+            if t0 - last_heartbeat >= HEARTBEAT_EVERY_S:
+                for queue in ("cpu", "gpu"):
+                    heartbeat.apply_async(args=[queue], queue=queue, expires=HEARTBEAT_EVERY_S)
+                last_heartbeat = t0
         except SEND_ERRORS as exc:
             if broker_up:
                 print(f"[{time.strftime('%H:%M:%S')}] broker down: {exc}", flush=True)

@@ -14,6 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,8 +36,21 @@ def _with_db(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+@dataclass
+class Server:
+    """One gunicorn (master and workers) of a stack."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    base: str
+
+
 class Stack:
-    """The database, media folder and gunicorn of one benchmark run; ``close`` undoes all."""
+    """The database, media folder and gunicorn of one benchmark run; ``close`` undoes all.
+
+    ``start`` may run more than one gunicorn on the same database (each with an
+    environment of its own, e.g. metrics on and off); ``server`` and ``base`` are the last
+    one started."""
 
     def __init__(self, server_url: str, extra_env: dict[str, str] | None = None) -> None:
         self.extra_env = extra_env or {}  # e.g. REDIS_URL, for every process of the stack
@@ -48,6 +62,7 @@ class Stack:
         self.server: subprocess.Popen[bytes] | None = None
         self.server_log: Path | None = None
         self.base = ""
+        self.servers: list[Server] = []
 
     def env(self) -> dict[str, str]:
         assert self.tmp is not None
@@ -94,7 +109,15 @@ class Stack:
         )
         return json.loads(out.stdout.decode().strip().splitlines()[-1])
 
-    def start(self, *, workers: int, worker_class: str, threads: int, token: str) -> None:
+    def start(
+        self,
+        *,
+        workers: int,
+        worker_class: str,
+        threads: int,
+        token: str,
+        env: dict[str, str] | None = None,
+    ) -> Server:
         port = _free_port()
         self.base = f"http://127.0.0.1:{port}"
         cmd = [
@@ -121,16 +144,17 @@ class Stack:
         ]
         # Its own session, so the cleanup below can stop the master and all its workers.
         assert self.tmp is not None
-        self.server_log = Path(self.tmp.name) / "gunicorn.log"
+        self.server_log = Path(self.tmp.name) / f"gunicorn-{len(self.servers)}.log"
         with self.server_log.open("wb") as log_file:
             self.server = subprocess.Popen(
                 cmd,
-                env=self.env(),
+                env={**self.env(), **(env or {})},
                 cwd=ROOT,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.servers.append(Server(self.server, self.server_log, self.base))
         deadline = time.monotonic() + 90
         req = urllib.request.Request(
             f"{self.base}/api/projects/", headers={"Authorization": f"Token {token}"}
@@ -144,7 +168,7 @@ class Stack:
             try:
                 with urllib.request.urlopen(req, timeout=5) as resp:
                     if resp.status == 200:
-                        return
+                        return self.servers[-1]
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
@@ -158,19 +182,8 @@ class Stack:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop_server(self) -> None:
-        if self.server is None or self.server.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.server.pid, signal.SIGTERM)
-        try:
-            self.server.wait(timeout=15)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt) as exc:
-            # Too slow, or a second Ctrl-C: stop the master and its workers for sure.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.server.pid, signal.SIGKILL)
-            self.server.wait(timeout=5)
-            if isinstance(exc, KeyboardInterrupt):
-                raise
+        for server in self.servers:
+            _stop(server.process)
 
     def close(self) -> None:
         # Each step runs even if an earlier one failed: leave nothing behind.
@@ -184,6 +197,22 @@ class Stack:
             finally:
                 if self.tmp is not None:
                     self.tmp.cleanup()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt) as exc:
+        # Too slow, or a second Ctrl-C: stop the master and its workers for sure.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
 
 
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
@@ -215,12 +244,14 @@ class CpuMeter:
     as much as wall-clock throughput. Backends are read from /proc, so the database must
     run on this machine (otherwise the db column reads 0)."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, server: Server | None = None) -> None:
         self.stack = stack
+        self.server = server
 
     def _pids(self) -> tuple[list[int], list[int]]:
-        assert self.stack.server is not None
-        master = self.stack.server.pid
+        process = self.server.process if self.server is not None else self.stack.server
+        assert process is not None
+        master = process.pid
         with psycopg.connect(self.stack.db_url, autocommit=True) as conn:
             backends = [
                 r[0]

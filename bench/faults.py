@@ -13,6 +13,10 @@ N simulated annotators (next + submit over HTTP, as bench/annotation_loop.py) fo
    world: the job must end retried-and-succeeded or failed, and the live model must stay
    as it was (files and row) until a finished run replaces it.
 
+Throughout, it polls ``/readyz`` (every 0.2 s): it must turn 503 naming the broken
+dependency (``broker``, ``database``) within 10 s of each fault and answer 200 again within
+10 s of the service's return (``readyz_tracks_outage``).
+
 Afterwards it checks from the database that no accepted submit is missing and nothing was
 handed out twice, counts 5xx answers outside the outage windows, and prints a table and,
 last, one JSON line. Everything it started is stopped and removed, also on Ctrl-C.
@@ -33,12 +37,22 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._faults import Window, count_load, live_intact, recovery_s
+from bench._faults import (
+    Readyz,
+    Window,
+    count_load,
+    live_intact,
+    readyz_failing_outside,
+    readyz_tracks,
+    recovery_s,
+)
 from bench._faults_probe import Probe
 from bench._faults_stack import PgCluster, Process, RedisServer, celery_worker, dispatcher
 from bench._load import run_load
@@ -48,6 +62,10 @@ from bench.annotation_loop import check_db
 GRACE_S = 1.0  # after a service is back, for the requests in flight across its return
 JOB_WAIT_S = 240.0  # after the load, for the jobs the faults left to finish
 LIGHT_JOB = {"kind": "worker_check", "params": {"seconds": 1}}
+READYZ_WITHIN_S = 10.0  # to turn 503 after a fault, and 200 after the recovery
+READYZ_EVERY_S = 0.2
+# The check of /readyz that each fault must fail.
+READYZ_CHECK = {"redis": "broker", "postgres": "database"}
 
 
 def log(msg: str) -> None:
@@ -80,6 +98,44 @@ class Plan:
         return plan
 
 
+class ReadyzPoller:
+    """Asks /readyz every READYZ_EVERY_S in a thread of its own, keeping every answer."""
+
+    def __init__(self, base: str) -> None:
+        self.url = f"{base}/readyz"
+        self.samples: list[Readyz] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def probe(self) -> Readyz:
+        t0 = time.perf_counter()
+        try:
+            with urllib.request.urlopen(self.url, timeout=5) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except OSError:
+            status, raw = 0, b""
+        try:
+            failing = tuple(json.loads(raw).get("failing", ()))
+        except ValueError:
+            failing = ()
+        return (t0, time.perf_counter(), status, failing)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append(self.probe())
+            self.stop.wait(READYZ_EVERY_S)
+
+    def wait_ready(self, timeout: float) -> Readyz:
+        deadline = time.monotonic() + timeout
+        while True:
+            sample = self.probe()
+            if sample[2] == 200 or time.monotonic() > deadline:
+                return sample
+            time.sleep(0.5)
+
+
 @dataclass
 class Seen:
     """What the fault thread did and saw."""
@@ -91,6 +147,8 @@ class Seen:
     train_create_ms: int | None = None  # the same request with Redis up, for comparison
     kill: dict[str, Any] = field(default_factory=dict)
     live_after_kill: dict[str, tuple[int, str]] = field(default_factory=dict)
+    readyz_ready_before: bool = False
+    readyz: list[Readyz] = field(default_factory=list)
     error: BaseException | None = None
 
 
@@ -368,6 +426,11 @@ def main() -> None:
         project_id = seeded["projects"]["faults"]
         log("warm-up: a light job end to end through the worker")
         bench.warm_up()
+        readyz = ReadyzPoller(bench.stack.base)
+        first = readyz.wait_ready(timeout=90)
+        seen.readyz_ready_before = first[2] == 200
+        log(f"/readyz before the faults: {first[2]} {list(first[3]) or ''}")
+        readyz.thread.start()
         live_before = bench.app.live_models()
         log(
             f"load: {args.annotators} annotators for {args.seconds:g} s; faults at t="
@@ -385,7 +448,9 @@ def main() -> None:
             seconds=args.seconds,
         )
         bench.stop.set()
+        readyz.stop.set()
         log(f"[{bench.rel()}] load done: {len(res.submitted)} submits accepted")
+        seen.readyz = readyz.samples
         thread.join(timeout=240)
         if seen.error is not None:
             raise RuntimeError(f"a fault step failed: {seen.error!r}") from seen.error
@@ -472,8 +537,30 @@ def summarize(
         if redis_w
         else 0
     )
+    readyz = {}
+    for w in seen.windows:
+        turned, back = readyz_tracks(seen.readyz, w, READYZ_CHECK[w.name], until=end)
+        readyz[w.name] = {
+            "turned_503_s": None if turned is None else round(turned, 2),
+            "back_200_s": None if back is None else round(back, 2),
+        }
+    tracks = (
+        seen.readyz_ready_before
+        and len(readyz) == len(READYZ_CHECK)
+        and all(
+            r["turned_503_s"] is not None
+            and r["turned_503_s"] <= READYZ_WITHIN_S
+            and r["back_200_s"] is not None
+            and r["back_200_s"] <= READYZ_WITHIN_S
+            for r in readyz.values()
+        )
+    )
     return {
         **counts,
+        "readyz_tracks_outage": tracks,
+        "readyz": readyz,
+        "readyz_failing_outside_outage": readyz_failing_outside(seen.readyz, seen.windows),
+        "readyz_answers": len(seen.readyz),
         "recovery_s_redis": None if recovery_redis is None else round(recovery_redis, 2),
         "recovery_s_postgres": recovery_s(requests, pg_w, end) if pg_w else None,
         "jobs_lost": jobs_lost,
@@ -506,6 +593,7 @@ KEYS = (
     "recovery_s_postgres",
     "jobs_lost",
     "live_model_intact",
+    "readyz_tracks_outage",
 )
 
 
@@ -514,7 +602,7 @@ def _goal(key: str, value: Any) -> tuple[str, bool]:
         return "0", value == 0
     if key.startswith("recovery_s"):
         return "< 10", value is not None and value < 10
-    if key == "live_model_intact":
+    if key in ("live_model_intact", "readyz_tracks_outage"):
         return "true", value is True
     return "", True
 
@@ -544,6 +632,9 @@ DETAILS = (
     "train_job",
     "live_before",
     "live_after",
+    "readyz",
+    "readyz_failing_outside_outage",
+    "readyz_answers",
 )
 
 

@@ -1,4 +1,4 @@
-"""Projects, memberships and the product catalog.
+"""Projects, memberships, the product catalog and the activity log.
 
 Roles are Django groups (see ``jdreview.roles``); what a role may do is a permission on
 ``Project``; which projects a person sees is ``Membership``.
@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 # A project's queue settings are bounded: the API, the admin and any form refuse values
 # outside these, and the queue clamps a stored one (a row from before the bounds) into them.
@@ -106,3 +108,60 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.title}"
+
+
+class ActivityEvent(models.Model):
+    """One state change of a project's data: who (a person, or a job: ``actor_job_id``),
+    what (an action of ``jdreview.activity.ACTIONS``), which row, and the values before and
+    after where they matter. Written by ``jdreview.activity.activity_record`` from the
+    service that makes the change, in the change's own transaction.
+
+    The job is an id, not a key: the core does not depend on the job machinery, and the
+    log outlives a deleted job. ``actor_name`` keeps who it was after an account is gone.
+    """
+
+    # The indexes below lead with the project; a fourth on it alone would only cost inserts.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="activity", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    actor_job_id = models.PositiveBigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=40)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    detail = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        # Every read is one project's log newest first, optionally of one person or one
+        # action: each filter has an index that yields its rows already in that order.
+        indexes = [
+            models.Index(fields=["project", "created_at", "id"], name="activity_project_time"),
+            models.Index(
+                fields=["project", "actor", "created_at", "id"], name="activity_actor_time"
+            ),
+            models.Index(
+                fields=["project", "action", "created_at", "id"], name="activity_action_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action}"
+
+    @property
+    def actor_label(self) -> str:
+        """Who did it, for people: the account's name, or the job."""
+        if self.actor_name:
+            return self.actor_name
+        if self.actor_job_id is not None:
+            return f"job #{self.actor_job_id}"
+        return "system"

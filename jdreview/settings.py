@@ -7,6 +7,7 @@ broker kept in a SQLite file (kombu's SQLAlchemy transport), so no server is nee
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -68,7 +69,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so an oversized body is refused before anything reads it.
+    # /healthz and /readyz, answered before the host check, sessions and the outage path:
+    # a load balancer probes by address, and a probe must not need what it is probing.
+    "jdreview.health.HealthProbeMiddleware",
+    # An id for every request, in its response, its log lines and its jobs; one log line.
+    "jdreview.requestid.RequestIdMiddleware",
+    # Times the rest of the stack by resolved view; reads nothing of the request. Takes
+    # itself out without a METRICS_TOKEN (jdreview/metrics.py).
+    "jdreview.metrics.RequestMetricsMiddleware",
+    # So an oversized body is refused before anything reads it.
     "jdreview.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "jdreview.security.ContentSecurityPolicyMiddleware",
@@ -256,6 +265,9 @@ JOB_HEARTBEAT_TIMEOUT_S = env_int("JOB_HEARTBEAT_TIMEOUT_S", 120, minimum=5)
 # A queued job that no worker claimed this long after it was sent is sent again (its
 # message never reached the broker, or the broker lost it); see workers.services.
 JOB_REDISPATCH_AFTER_S = env_int("JOB_REDISPATCH_AFTER_S", 30, minimum=1)
+# /readyz: a queue's worker or beat not seen for this long fails its check (beat sends each
+# queue a heartbeat task every 10 s; jdreview/celery.py).
+READYZ_HEARTBEAT_MAX_AGE_S = env_int("READYZ_HEARTBEAT_MAX_AGE_S", 60, minimum=15)
 # Query expansion: the search engine that serves it, and the local folder of the `full`
 # language model (nothing is downloaded).
 QE_SEARCH_BACKEND = env_str("QE_SEARCH_BACKEND", "bm25")
@@ -267,9 +279,40 @@ QE_FULL_MODEL_PATH = env_str("QE_FULL_MODEL_PATH")
 # The `full` ad-image generator: a local diffusers inpainting pipeline folder (GPU).
 GENERATOR_FULL_PIPELINE_PATH = env_str("GENERATOR_FULL_PIPELINE_PATH")
 
+# GET /metrics (Prometheus) answers only to "Authorization: Bearer <METRICS_TOKEN>"; with
+# none set it is a 404 and nothing is recorded. Every gunicorn and Celery process writes its
+# series into one folder (prometheus-client's multiprocess mode, which reads the variable
+# from the environment when it is first imported: set here, before that).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus")))
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+
+# text (a person reads it) or json (one object a line, for a log search); see jdreview/logs.py.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "jdreview.logs.ContextFilter"}},
+    "formatters": {
+        "text": {"()": "jdreview.logs.TextFormatter"},
+        "json": {"()": "jdreview.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
+    # A line per request and per job step: always in JSON, where a search finds them; in
+    # text from LOG_LEVEL=INFO (gunicorn's access log already shows requests).
+    "loggers": (
+        {name: {"level": "INFO"} for name in ("jdreview.requests", "jdreview.jobs")}
+        if LOG_FORMAT == "json"
+        else {}
+    ),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -28,6 +28,7 @@ from jdreview.api import (
 from jdreview.jsonin import json_loads
 from jdreview.models import Project
 from jdreview.parsers import JSONParser
+from jdreview.projects import project_create
 from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_LABEL, has_perm, is_admin
 from labeling import exports, services
 from labeling.items import (
@@ -79,8 +80,7 @@ class ProjectListView(APIView):
                 raise Conflict(f"slug: {slug_errors[0]}")
             raise serializers.ValidationError(data.errors)
         try:
-            with transaction.atomic():
-                project = Project.objects.create(**data.validated_data)
+            project = project_create(project=Project(**data.validated_data), by=request.user)
         except IntegrityError:  # the same slug, created a moment ago by someone else
             raise Conflict("slug: project with this slug already exists.") from None
         return Response(ProjectOut(project).data, status=status.HTTP_201_CREATED)
@@ -124,7 +124,7 @@ class ItemListView(APIView):
             filename=upload.name,
         )
         with unusable_input("the item"):
-            (item,) = items_create(project=project, new_items=[new])
+            (item,) = items_create(project=project, new_items=[new], user=request.user)
         return Response(ItemManagerOut(item).data, status=status.HTTP_201_CREATED)
 
 
@@ -143,7 +143,9 @@ class ManifestImportView(APIView):
             raise ImportError_(["the manifest is not UTF-8 text"]) from None
         files = _read_files(request.FILES.getlist("files"))
         with unusable_input("the manifest"):
-            items = items_create(project=project, new_items=parse_manifest(text, files))
+            items = items_create(
+                project=project, new_items=parse_manifest(text, files), user=request.user
+            )
         return Response({"created": len(items), "item_ids": [i.pk for i in items]}, status=201)
 
 
@@ -284,6 +286,7 @@ class ExportView(APIView):
         fmt = request.query_params.get("format", "jsonl")
         if fmt not in exports.FORMATS:
             raise serializers.ValidationError({"format": f"one of {', '.join(exports.FORMATS)}"})
+        exports.export_record(project=project, fmt=fmt, user=request.user)
         if fmt == "labelstudio":
             response = Response(exports.export_labelstudio(project))
             response["Content-Disposition"] = f'attachment; filename="{project.slug}-ls.json"'

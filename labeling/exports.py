@@ -12,8 +12,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
+from jdreview.activity import activity_record
 from jdreview.models import Project
 from labeling.models import AD_IMAGE, Annotation, Item
 from labeling.schemas import AD_IMAGE_FIELDS
@@ -27,6 +29,21 @@ def _annotations(project: Project) -> QuerySet[Annotation]:
         .select_related("item", "item__product", "user")
         .order_by("id")
     )
+
+
+def export_record(
+    *,
+    project: Project,
+    fmt: str,
+    user: User | AnonymousUser | None = None,
+    annotations: int | None = None,
+) -> None:
+    """The activity log's row for labels leaving the system: a file an export job wrote
+    (the job is the actor), or a download from the API (the person is)."""
+    detail: dict[str, Any] = {"format": fmt}
+    if annotations is not None:
+        detail["annotations"] = annotations
+    activity_record(project=project, action="labels.export", actor=user, detail=detail)
 
 
 def annotation_record(a: Annotation) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from jdreview.models import Project
-from labeling.items import ImportError_, NewItem, check_upload, items_create
+from labeling.items import ImportError_, NewItem, check_upload, items_create, record_items_added
 from labeling.models import Annotation, Item
 from labeling.schemas import AD_IMAGE_FIELDS, AnnotationError, validate_ad_image
 from labeling.uploads import UploadError
@@ -99,7 +99,7 @@ def labelstudio_import(
     if errors:
         raise ImportError_(errors)
     with transaction.atomic():
-        items = items_create(project=project, new_items=new_items)
+        items = items_create(project=project, new_items=new_items, log_activity=False)
         annotations = [
             Annotation(
                 item=item, project=project, user=user, values=values, source="import:labelstudio"
@@ -113,4 +113,11 @@ def labelstudio_import(
                 Item.objects.filter(pk=item.pk).update(
                     done_count=len(item_labels), claims=len(item_labels)
                 )
+        record_items_added(
+            project,
+            items,
+            user=user,
+            action="items.import_labelstudio",
+            annotations=len(annotations),
+        )
     return items, len(annotations)

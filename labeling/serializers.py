@@ -11,19 +11,8 @@ from rest_framework import serializers
 from jdreview.api import id_field
 from jdreview.jsonin import json_loads
 from jdreview.models import Project
+from jdreview.projects import PROJECT_SETTINGS
 from labeling.models import Assignment, Item
-
-# What a project's settings are; what the API shows adds its id and creation time.
-PROJECT_SETTINGS = [
-    "name",
-    "slug",
-    "description",
-    "guidelines",
-    "overlap",
-    "gold_share",
-    "assignment_ttl_s",
-    "queue_order",
-]
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -37,7 +26,7 @@ class ProjectIn(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = PROJECT_SETTINGS
+        fields = list(PROJECT_SETTINGS)
 
 
 class AnnotationFilterIn(serializers.Serializer):

@@ -13,9 +13,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, JSONField, OuterRef, Subquery
 from django.utils import timezone
 
+from jdreview.activity import activity_record
 from jdreview.errors import UserError
 from jdreview.models import Project
 from labeling.kinds import spec_for
@@ -183,6 +184,16 @@ def annotation_submit(
             assignment = (
                 Assignment.objects.select_for_update()
                 .select_related("item", "project")
+                # The answer undo took back from this task, if it is one: this submit then
+                # replaces it (an edit). Read in the same query, not one more per submit.
+                .annotate(
+                    earlier=Subquery(
+                        Annotation.objects.filter(assignment=OuterRef("pk"), undone=True)
+                        .order_by("-id")
+                        .values("values")[:1],
+                        output_field=JSONField(),
+                    )
+                )
                 .get(pk=assignment_id, user=user)
             )
         except Assignment.DoesNotExist:
@@ -221,6 +232,16 @@ def annotation_submit(
         assignment.status = Assignment.Status.SUBMITTED
         assignment.save(update_fields=["status", "updated_at"])
         Item.objects.filter(pk=item.pk).update(done_count=F("done_count") + 1)
+        earlier = assignment.earlier
+        activity_record(
+            project=project,
+            action="label.submit" if earlier is None else "label.edit",
+            actor=user,
+            obj=annotation,
+            before=earlier,
+            after=clean_values,
+            detail={"item_id": item.pk, "source": source},
+        )
     return annotation, True
 
 
@@ -244,6 +265,13 @@ def task_skip(*, assignment_id: int, user: User) -> None:
         assignment.save(update_fields=["status", "updated_at"])
         if held and not assignment.item.is_gold:
             Item.objects.filter(pk=assignment.item_id, claims__gt=0).update(claims=F("claims") - 1)
+        activity_record(
+            project=assignment.project_id,
+            action="label.skip",
+            actor=user,
+            obj=assignment,
+            detail={"item_id": assignment.item_id},
+        )
 
 
 def annotation_undo(*, project: Project, user: User) -> Annotation | None:
@@ -266,6 +294,14 @@ def annotation_undo(*, project: Project, user: User) -> Annotation | None:
         assignment.status = Assignment.Status.ACTIVE
         assignment.expires_at = now + project.assignment_ttl
         assignment.save(update_fields=["status", "expires_at", "updated_at"])
+        activity_record(
+            project=project,
+            action="label.undo",
+            actor=user,
+            obj=last,
+            before=last.values,
+            detail={"item_id": last.item_id},
+        )
     return last
 
 
@@ -281,11 +317,19 @@ def _mark_undone(annotation: Annotation, *, now: datetime) -> None:
 
 
 def annotation_record(
-    *, item: Item, user: User, values: Any, source: str, reason: Any = ""
+    *,
+    item: Item,
+    user: User,
+    values: Any,
+    source: str,
+    reason: Any = "",
+    log_activity: bool = True,
 ) -> Annotation:
     """Store a label that did not come through the queue (an ops audit verdict, say).
 
     It counts like any other annotation: it is exported and reaches the next training set.
+    A caller whose own change the label is part of (an audit) records that change in the
+    activity log instead (``log_activity=False``): one change, one row.
     """
     clean_values, _ = spec_for(item.kind).validate(item, values, [])
     with transaction.atomic():
@@ -298,15 +342,35 @@ def annotation_record(
             source=source,
         )
         Item.objects.filter(pk=item.pk).update(done_count=F("done_count") + 1)
+        if log_activity:
+            activity_record(
+                project=item.project_id,
+                action="label.record",
+                actor=user,
+                obj=annotation,
+                after=clean_values,
+                detail={"item_id": item.pk, "source": source},
+            )
     return annotation
 
 
-def annotation_record_undo(*, annotation: Annotation) -> Annotation:
+def annotation_record_undo(
+    *, annotation: Annotation, user: User | None = None, log_activity: bool = True
+) -> Annotation:
     """Take back a label stored by :func:`annotation_record` (an audit verdict that was a
     slip). The caller decides which one and puts its own state back; this only retires
-    the label, as undo does for queue submissions."""
+    the label, as undo does for queue submissions. ``user`` is who takes it back."""
     with transaction.atomic():
         locked = Annotation.objects.select_for_update().get(pk=annotation.pk)
         if not locked.undone:
             _mark_undone(locked, now=timezone.now())
+            if log_activity:
+                activity_record(
+                    project=locked.project_id,
+                    action="label.record_undo",
+                    actor=user,
+                    obj=locked,
+                    before=locked.values,
+                    detail={"item_id": locked.item_id},
+                )
     return locked

@@ -19,7 +19,8 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from jdreview.models import Membership, Product, Project
+from jdreview.models import Product, Project
+from jdreview.projects import membership_set
 from jdreview.roles import Role, ensure_role_groups
 from labeling.items import NewItem, items_create, refresh_queue_statistics
 from labeling.models import Item
@@ -180,7 +181,7 @@ def simulated_reviewers(
     project, each paired with its simulated reviewer."""
     from labeling.world.reviewers import reviewer_pool
 
-    groups = ensure_role_groups()
+    ensure_role_groups()
     User = get_user_model()
     pool = reviewer_pool(count, seed=seed, error_range=error_range)
     users = []
@@ -189,8 +190,7 @@ def simulated_reviewers(
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        user.groups.add(groups[role])
-        Membership.objects.get_or_create(project=project, user=user)
+        membership_set(project=project, user=user, role=role)
         users.append((user, reviewer))
     return users
 

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from jdreview.activity import activity_record, changed
 from jdreview.models import Project
 from labeling.models import UNJUDGED, Annotation, Item
 from labeling.schemas import AD_ASPECTS
@@ -40,7 +41,9 @@ GATE_SETTINGS: dict[str, tuple[str, float, float]] = {
 }
 
 
-def gate_settings_update(*, project: Project, values: Mapping[str, str]) -> tuple[Gate, bool]:
+def gate_settings_update(
+    *, project: Project, values: Mapping[str, str], user: User | None = None
+) -> tuple[Gate, bool]:
     """Change the gate's settings from form values (rates as fractions below 1, or as
     percentages: with a % sign or from 1 up, so "1" is 1% and "100%" all;
     ``retrain_after_labels`` a whole number). Every value is checked
@@ -71,10 +74,21 @@ def gate_settings_update(*, project: Project, values: Mapping[str, str]) -> tupl
             field in changes and changes[field] != getattr(gate, field)
             for field in ("target", "confidence")
         )
+        before, after = changed({f: getattr(gate, f) for f in changes}, changes)
         for field, value in changes.items():
             setattr(gate, field, value)
         if changes:
             gate.save(update_fields=list(changes))
+        if after:
+            activity_record(
+                project=project,
+                action="gate.settings",
+                actor=user,
+                obj=gate,
+                before=before,
+                after=after,
+                detail={"recalibrate": recalibrate},
+            )
     return gate, recalibrate
 
 
@@ -89,6 +103,7 @@ def decisions_record(
     rng = rng or random.Random()
     gate = gate_for(project)
     decisions = []
+    audits_drawn = 0
     with transaction.atomic():
         for row in rows:
             decision, _ = Decision.objects.update_or_create(
@@ -109,11 +124,12 @@ def decisions_record(
                 else gate.audit_other_rate
             )
             if rng.random() < rate:
-                Audit.objects.get_or_create(
+                _, drawn = Audit.objects.get_or_create(
                     item_id=row["item_id"],
                     status=Audit.Status.PENDING,
                     defaults={"project": project, "outcome": row["outcome"], "sample_rate": rate},
                 )
+                audits_drawn += drawn
         by_outcome: dict[str, list[int]] = {}
         for row in rows:
             by_outcome.setdefault(row["outcome"], []).append(row["item_id"])
@@ -123,6 +139,18 @@ def decisions_record(
                 unlabeled.filter(pk__in=ids).update(queued=True, priority=-1.0)
             else:
                 unlabeled.filter(pk__in=ids).update(queued=False)
+        if rows:
+            # One row per batch, not per image: a scoring job decides thousands.
+            activity_record(
+                project=project,
+                action="gate.decisions",
+                obj=gate,
+                detail={
+                    "decisions": len(rows),
+                    "by_outcome": {o: len(ids) for o, ids in sorted(by_outcome.items())},
+                    "audits_drawn": audits_drawn,
+                },
+            )
     return decisions
 
 
@@ -222,7 +250,18 @@ def audit_submit(
         audit.save(
             update_fields=["status", "usable", "values", "reviewer", "decided_at", "held_by"]
         )
-        annotation_record(item=audit.item, user=user, values=values, source="audit")
+        label = annotation_record(
+            item=audit.item, user=user, values=values, source="audit", log_activity=False
+        )
+        activity_record(
+            project=project,
+            action="audit.confirm" if agrees else "audit.override",
+            actor=user,
+            obj=audit,
+            before={"status": Audit.Status.PENDING, "gate_outcome": audit.outcome},
+            after={"status": audit.status, "usable": usable, "values": values},
+            detail={"item_id": audit.item_id, "annotation_id": label.pk},
+        )
     return audit
 
 
@@ -260,7 +299,8 @@ def audit_undo(*, project: Project, user: User) -> Audit:
             .first()
         )
         if label is not None:
-            annotation_record_undo(annotation=label)
+            annotation_record_undo(annotation=label, user=user, log_activity=False)
+        before = {"status": audit.status, "usable": audit.usable, "values": audit.values}
         # Other audits this person holds go back to the pool now rather than when their
         # hold lapses: the undone one is what they work on next.
         Audit.objects.filter(project=project, status=Audit.Status.PENDING, held_by=user).update(
@@ -283,5 +323,14 @@ def audit_undo(*, project: Project, user: User) -> Audit:
                 "held_by",
                 "held_until",
             ]
+        )
+        activity_record(
+            project=project,
+            action="audit.undo",
+            actor=user,
+            obj=audit,
+            before=before,
+            after={"status": audit.status},
+            detail={"item_id": audit.item_id, "annotation_id": label.pk if label else None},
         )
     return audit

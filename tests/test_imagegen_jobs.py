@@ -2,6 +2,7 @@
 save a generator version with its held-out judgement; generated ads become items that the
 gate scores; bad requests fail the job with a clear message."""
 
+# ruff: noqa: F811  (the shared fixtures are imported by name, then used as arguments)
 from __future__ import annotations
 
 import pytest
@@ -16,6 +17,7 @@ from tests.imagegen_helpers import (
     saved_generator,
     world_catalog,
 )
+from tests.tiny_pipelines import tiny_inpainting_pipeline  # noqa: F401
 from workers import services as job_services
 from workers.imagegen.evaluation import sample_file, samples_of
 from workers.models import Job, ModelVersion
@@ -140,6 +142,21 @@ def test_recurrent_generation_stops_when_the_gate_launches(project, manager, cat
     assert item.decision.outcome == Decision.Outcome.LAUNCH and not item.queued
 
 
+def test_generated_ads_are_held_while_only_world_images_are_calibrated(project, manager, catalog):
+    saved_generator(project, layers=2)
+    live_reward_models(project)
+    gate_thresholds(project, launch=0.0, populations=("world",))  # world would all launch
+    product = Product.objects.order_by("sku").first()
+    job = _run(
+        "generate_ads", {"product": product.pk, "count": 2, "recurrent": True}, project, manager
+    )
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.metrics["launched_on_try"] is None
+    for d in Decision.objects.filter(item__source="generated"):
+        assert d.outcome == Decision.Outcome.REVIEW and d.item.queued
+        assert d.reason == "no calibration for generated items yet: a person must judge it"
+
+
 def test_recurrent_generation_gives_up_after_n_tries(project, manager, catalog):
     saved_generator(project, layers=2)
     live_reward_models(project)
@@ -171,36 +188,62 @@ def test_full_generation_without_a_local_pipeline_fails_clearly(
     assert not Item.objects.filter(source="generated").exists()
 
 
-def test_full_generation_paints_around_the_kept_product_and_enters_the_gate(
-    project, manager, catalog, settings, monkeypatch
+def test_full_generation_with_a_folder_that_is_not_a_pipeline_fails_clearly(
+    project, manager, catalog, settings, tmp_path
 ):  # type: ignore[no-untyped-def]
-    """The `full` path with a stand-in for the diffusers pipeline (no checkpoint or GPU
-    here): what the app does around the pipeline — layout, exact product pixels, items,
-    oracle truth, gate — runs for real."""
+    (tmp_path / "unet").mkdir()
+    settings.GENERATOR_FULL_PIPELINE_PATH = str(tmp_path)
+    product = Product.objects.order_by("sku").first()
+    job = _run("generate_ads", {"product": product.pk, "count": 1, "full": True}, project, manager)
+    assert job.status == Job.Status.FAILED and "no model_index.json" in job.error
+    assert not Item.objects.filter(source="generated").exists()
+
+
+def test_full_generation_paints_around_the_kept_product_and_enters_the_gate(
+    project, manager, catalog, settings, tiny_inpainting_pipeline
+):  # type: ignore[no-untyped-def]
+    """The `full` path for real: a Stable Diffusion inpainting pipeline (tiny, untrained,
+    saved with save_pretrained) loaded from its folder by the app's own loader, painting at
+    its native 64 pixels on the CPU; the ads keep the product's pixels exactly and the gate
+    scores them as generated ads of the `full` generator."""
     import numpy as np
-    import torch
     from PIL import Image
 
-    class FakeInpainting:
-        device = torch.device("cpu")
+    from workers.imagegen.data import product_cutout
+    from workers.imagegen.ml.layout import Layout, place_product
 
-        def __call__(self, *, image, mask_image, height, width, **kw):  # type: ignore[no-untyped-def]
-            class Out:
-                images = [Image.new("RGB", (width, height), (200, 40, 160))]
-
-            return Out()
-
-    monkeypatch.setattr("workers.imagegen.ml.full.load_full_pipeline", lambda cfg: FakeInpainting())
-    settings.GENERATOR_FULL_PIPELINE_PATH = "/models/sd-inpainting"
+    settings.GENERATOR_FULL_PIPELINE_PATH = str(tiny_inpainting_pipeline)
     live_reward_models(project)
     product = Product.objects.order_by("sku").first()
-    job = _run("generate_ads", {"product": product.pk, "count": 2, "full": True}, project, manager)
+    job = _run(
+        "generate_ads",
+        {"product": product.pk, "count": 2, "full": True, "seed": 3},
+        project,
+        manager,
+    )
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.metrics["generator"] == "full" and job.metrics["generated"] == 2
-    items = list(Item.objects.filter(source="generated"))
-    assert {i.recipe["generator"]["name"] for i in items} == {"full"}
-    assert all("usable" in i.truth for i in items)
-    assert Decision.objects.filter(item__in=items).count() == 2
-    pixels = np.asarray(Image.open(items[0].image.path).convert("RGB")).reshape(-1, 3)
-    painted = (pixels == (200, 40, 160)).all(1).mean()
-    assert 0.2 < painted < 0.98  # the background is the pipeline's, the product is kept
+    items = list(Item.objects.filter(project=project, source="generated").order_by("pk"))
+    assert len(items) == 2
+    for item in items:
+        generator = item.recipe["generator"]
+        assert generator["name"] == "full" and "version_id" not in generator
+        assert generator["class"] == "StableDiffusionInpaintPipeline"
+        assert generator["resolution"] == 64 and item.recipe["sample_steps"] == 30
+        assert isinstance(item.truth["usable"], bool)
+    assert sorted(i.recipe["seed"] for i in items) == [3, 4]
+    decisions = Decision.objects.filter(item__in=items)
+    assert decisions.count() == 2
+    assert all(set(d.scores) == {"shape", "placement", "color"} for d in decisions)
+    cutout = product_cutout(product)
+    images = []
+    for item in items:
+        img = np.asarray(Image.open(item.image.path).convert("RGB"))
+        assert img.shape == (256, 256, 3)  # painted at 64, composed on the 256 canvas
+        rgb, alpha = place_product(cutout, Layout(**item.recipe["layout"]), 256)
+        opaque = alpha == 255
+        assert opaque.sum() > 1000
+        assert np.array_equal(img[opaque], rgb[opaque])  # the product, byte for byte
+        assert img[alpha == 0].std() > 1  # the background is the pipeline's, not blank
+        images.append(img)
+    assert not np.array_equal(images[0], images[1])  # each seed paints its own background

@@ -157,8 +157,8 @@ def test_each_request_checks_roles_with_few_queries(
     client = api(annotator)
     client.get(reverse("api-next", args=[project.pk]))  # warm: sweep, first claim
     task = services.task_next(project=project, user=annotator)
-    # token + roles + (savepoint) lock task + insert + 2 updates (+ release)
-    with django_assert_max_num_queries(8):
+    # token + roles + (savepoint) lock task + insert + 2 updates + activity row (+ release)
+    with django_assert_max_num_queries(9):
         client.post(reverse("api-submit", args=[task.pk]), {"values": GOOD}, format="json")
     # token + roles + project + held? + (savepoint) pick + claim + insert (+ savepoints)
     with django_assert_max_num_queries(11):

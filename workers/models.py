@@ -44,6 +44,11 @@ class Job(models.Model):
         help_text="When the dispatcher last sent it to the broker again (the first send "
         "follows creation).",
     )
+    request_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The X-Request-ID of the request (or the job) that started it.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -136,3 +141,15 @@ class ModelVersion(models.Model):
     def aspect(self) -> str:
         """The aspect of a reward model (its slot), as the reward pages and jobs call it."""
         return self.slot
+
+
+class Heartbeat(models.Model):
+    """When a periodic sign of life was last seen: ``queue:<name>`` by a worker serving that
+    queue, ``beat`` by the scheduler. Read by /readyz (jdreview/health.py); a table, not
+    the cache, because the embedded default's cache is per process."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

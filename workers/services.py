@@ -29,6 +29,8 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from jdreview.access import require_perm
+from jdreview.activity import acting_job, activity_record
+from jdreview.logs import current_request_id
 from jdreview.models import Project
 from jdreview.roles import PERM_MODELS
 from workers.models import Job
@@ -69,13 +71,24 @@ def job_create(
 ) -> Job:
     """Create a queued job and enqueue it once the surrounding transaction commits."""
     job_kind = get_kind(kind)
-    job = Job.objects.create(
-        kind=kind,
-        params=params,
-        project=project,
-        queue=job_kind.queue,
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind,
+            params=params,
+            project=project,
+            queue=job_kind.queue,
+            created_by=user if user is not None and user.is_authenticated else None,
+            # The request (or the job) that made it: one id from a page action to its work.
+            request_id=current_request_id(),
+        )
+        if project is not None:
+            activity_record(
+                project=project,
+                action="job.start",
+                actor=user,
+                obj=job,
+                detail={"kind": kind, "params": params},
+            )
     transaction.on_commit(lambda: _enqueue(job.pk, job_kind.queue))
     return job
 
@@ -210,7 +223,8 @@ def job_run(job_id: int) -> Job | None:
         job_fail(job, f"the job's stored parameters do not fit {job.kind} any more: {exc}")
         return job
     try:
-        result = kind.runner(job, reporter, params) or {}
+        with acting_job(job.pk):
+            result = kind.runner(job, reporter, params) or {}
     except Exception as exc:  # the job row is the place errors are reported
         if isinstance(exc, OperationalError | InterfaceError) and not connection.in_atomic_block:
             # The database went away mid-job (a restart): Django does not reconnect inside
@@ -230,21 +244,47 @@ def job_succeed(job: Job, metrics: dict[str, Any]) -> None:
     job.status = Job.Status.SUCCEEDED
     job.progress = 1.0
     job.finished_at = timezone.now()
-    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        status=job.status,
-        progress=1.0,
-        metrics=job.metrics,
-        finished_at=job.finished_at,
-        artifacts=job.artifacts,
-    )
+    with transaction.atomic():
+        done = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            status=job.status,
+            progress=1.0,
+            metrics=job.metrics,
+            finished_at=job.finished_at,
+            artifacts=job.artifacts,
+        )
+        if done:
+            _record_outcome(job, "job.succeed")
 
 
 def job_fail(job: Job, error: str, *, trace: str = "") -> None:
     job.status = Job.Status.FAILED
     job.error = error + (f"\n\n{trace}" if trace else "")
     job.finished_at = timezone.now()
-    Job.objects.filter(pk=job.pk).exclude(status=Job.Status.SUCCEEDED).update(
-        status=job.status, error=job.error, finished_at=job.finished_at
+    with transaction.atomic():
+        done = (
+            Job.objects.filter(pk=job.pk)
+            .exclude(status=Job.Status.SUCCEEDED)
+            .update(status=job.status, error=job.error, finished_at=job.finished_at)
+        )
+        if done:
+            _record_outcome(job, "job.fail", error=error)
+
+
+def _record_outcome(job: Job, action: str, *, error: str = "") -> None:
+    if job.project_id is None:
+        return
+    detail: dict[str, Any] = {"kind": job.kind}
+    if job.started_at is not None and job.finished_at is not None:
+        detail["duration_s"] = round((job.finished_at - job.started_at).total_seconds(), 3)
+    if error:
+        detail["error"] = error[:500]
+    activity_record(
+        project=job.project_id,
+        action=action,
+        obj=job,
+        after={"status": job.status},
+        detail=detail,
+        job_id=job.pk,
     )
 
 
@@ -253,11 +293,17 @@ def jobs_reap_stale(*, now: Any = None) -> int:
     now = now or timezone.now()
     limit = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_S)
     stale = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=limit)
-    return stale.update(
-        status=Job.Status.FAILED,
-        finished_at=now,
-        error=(
-            f"no heartbeat for {settings.JOB_HEARTBEAT_TIMEOUT_S} s: the worker running this "
-            "job stopped (killed, out of memory, or the machine went away)"
-        ),
+    error = (
+        f"no heartbeat for {settings.JOB_HEARTBEAT_TIMEOUT_S} s: the worker running this "
+        "job stopped (killed, out of memory, or the machine went away)"
     )
+    with transaction.atomic():
+        # Locked, so the rows failed are the rows logged (a job finishing meanwhile waits).
+        reaped = list(stale.select_for_update())
+        failed = stale.filter(pk__in=[j.pk for j in reaped]).update(
+            status=Job.Status.FAILED, finished_at=now, error=error
+        )
+        for job in reaped:
+            job.status, job.finished_at = Job.Status.FAILED, now
+            _record_outcome(job, "job.fail", error=error)
+    return failed

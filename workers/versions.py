@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from jdreview.activity import activity_record
 from jdreview.models import Project
 from workers.models import Job, ModelVersion
 
@@ -152,6 +153,15 @@ def model_version_create(
                     job=job,
                     created_by=_user_or_none(user),
                 )
+                activity_record(
+                    project=project,
+                    action="model.create",
+                    actor=user,
+                    obj=version,
+                    after={"status": version.status, "version": number},
+                    detail={"family": family, "slot": slot, "name": version.name},
+                    job_id=job.pk if job is not None else None,
+                )
                 final = artifact_root() / folder
                 final.parent.mkdir(parents=True, exist_ok=True)
                 # A rename is not rolled back with the transaction: the handlers below
@@ -178,6 +188,12 @@ def model_version_promote(
 ) -> ModelVersion:
     """Make ``version`` the live one of its (family, slot); the previous live one is
     retired. The artifact is checked first: a missing or corrupt one never goes live."""
+    return _promote(version=version, user=user, note=note, action="model.promote")
+
+
+def _promote(
+    *, version: ModelVersion, user: User | AnonymousUser | None, note: str, action: str
+) -> ModelVersion:
     artifact_check(version)
     with transaction.atomic():
         # Locking every row of the slot serialises promotions of it: the partial unique
@@ -191,23 +207,49 @@ def model_version_promote(
         target = rows[version.pk]
         if target.status == ModelVersion.Status.LIVE:
             return target
+        retired = None
         for v in rows.values():
             if v.status == ModelVersion.Status.LIVE:
                 v.status = ModelVersion.Status.RETIRED
                 v.save(update_fields=["status"])
+                retired = v
         target.status = ModelVersion.Status.LIVE
         target.promoted_at = timezone.now()
         target.promoted_by = _user_or_none(user)
         target.promotion_note = note[:300]
         target.save(update_fields=["status", "promoted_at", "promoted_by", "promotion_note"])
+        activity_record(
+            project=target.project_id,
+            action=action,
+            actor=user,
+            obj=target,
+            before={"live": retired.version if retired else None},
+            after={"live": target.version},
+            detail={
+                "family": target.family,
+                "slot": target.slot,
+                "retired_id": retired.pk if retired else None,
+                "note": target.promotion_note,
+            },
+        )
     return target
 
 
 def model_version_reject(*, version: ModelVersion) -> ModelVersion:
     """Mark a version whose artifact failed its check when read back: it stays listed (its
     metrics are evidence) but can never be made live by the automatic path."""
-    version.status = ModelVersion.Status.REJECTED
-    version.save(update_fields=["status"])
+    before = version.status
+    with transaction.atomic():
+        version.status = ModelVersion.Status.REJECTED
+        version.save(update_fields=["status"])
+        activity_record(
+            project=version.project_id,
+            action="model.reject",
+            obj=version,
+            before={"status": before},
+            after={"status": version.status},
+            detail={"family": version.family, "slot": version.slot, "version": version.version},
+        )
     return version
 
 
@@ -229,7 +271,7 @@ def model_version_rollback(
     if previous is None:
         raise VersionError(f"no earlier {slot or family} version to roll back to")
     note = f"rollback from v{live.version}" if live else "rollback"
-    return model_version_promote(version=previous, user=user, note=note)
+    return _promote(version=previous, user=user, note=note, action="model.rollback")
 
 
 def live_version(project: Project, family: str, slot: str = "") -> ModelVersion | None:

@@ -41,12 +41,12 @@ class TraceUploadIn(serializers.Serializer):
     file = serializers.FileField(help_text="a .json or .jsonl file of traces")
 
 
-def import_text(text: str, project: Any) -> list[Any]:
+def import_text(text: str, project: Any, user: Any = None) -> list[Any]:
     try:
         # The import parses the text itself, JSON nested inside strings too (tool-call
         # arguments), and stores what it read.
         with unusable_input("the import"):
-            return traces_import(project=project, text=text)
+            return traces_import(project=project, text=text, user=user)
     except TraceImportError as exc:
         raise ImportError_(exc.errors) from None
 
@@ -90,7 +90,7 @@ class TraceImportView(APIView):
                 raise ImportError_(["the file is not UTF-8 text"]) from None
         else:
             text = request.data if isinstance(request.data, str) else ""
-        items = import_text(text, project)
+        items = import_text(text, project, request.user)
         return Response(
             {"created": len(items), "item_ids": [i.pk for i in items]},
             status=status.HTTP_201_CREATED,

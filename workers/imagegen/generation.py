@@ -59,7 +59,8 @@ def _new_item(
     cutout: Any,
     *,
     product: Product,
-    version: ModelVersion | None,
+    generator: dict[str, Any],
+    sample_steps: int | None,
     external_id: str,
     job: Job | None,
     attempt: int,
@@ -71,17 +72,10 @@ def _new_item(
         payload={"title": product.title},
         product_sku=product.sku,
         recipe={
-            "generator": {
-                "version_id": version.pk,
-                "version": version.version,
-                "name": version.name,
-                "num_layers": version.config.get("num_layers"),
-            }
-            if version is not None
-            else {"name": "full", "pipeline": settings.GENERATOR_FULL_PIPELINE_PATH},
+            "generator": generator,
             "seed": ad.seed,
             "layout": ad.layout.to_dict(),
-            "sample_steps": version.config.get("sample_steps") if version is not None else None,
+            "sample_steps": sample_steps,
             "prompt": ad.title,
             "job": job.pk if job is not None else None,
             "try": attempt,
@@ -123,14 +117,29 @@ def ads_generate(
     generate: Callable[..., list[Any]]
     if full:
         from workers.imagegen.ml.config import full_config
-        from workers.imagegen.ml.full import generate_ads_full, load_full_pipeline
+        from workers.imagegen.ml.full import (
+            PipelineError,
+            config_for,
+            generate_ads_full,
+            load_full_pipeline,
+        )
 
-        cfg = full_config(settings.GENERATOR_FULL_PIPELINE_PATH)
+        base = full_config(settings.GENERATOR_FULL_PIPELINE_PATH)
         try:
-            pipe = load_full_pipeline(cfg)
-        except FileNotFoundError as exc:
+            pipe = load_full_pipeline(base)
+        except PipelineError as exc:
             raise GeneratorDataError(str(exc)) from None
+        cfg = config_for(pipe, base)
         version = None
+        # What made the ads (their population for the gate and the audit): the pipeline
+        # here, a project's generator version below.
+        generator = {
+            "name": "full",
+            "pipeline": settings.GENERATOR_FULL_PIPELINE_PATH,
+            "class": type(pipe).__name__,
+            "resolution": cfg.resolution,
+        }
+        sample_steps: int | None = cfg.sample_steps
 
         def generate(titles, cutouts, seeds, layouts):  # type: ignore[no-untyped-def]
             return generate_ads_full(pipe, cfg, titles, cutouts, seeds, layouts)
@@ -140,6 +149,13 @@ def ads_generate(
 
         version = version or generator_for(project, None)
         model = model_load(version)
+        generator = {
+            "version_id": version.pk,
+            "version": version.version,
+            "name": version.name,
+            "num_layers": version.config.get("num_layers"),
+        }
+        sample_steps = version.config.get("sample_steps")
 
         def generate(titles, cutouts, seeds, layouts):  # type: ignore[no-untyped-def]
             return generate_ads(model, titles, cutouts, seeds, layouts)
@@ -161,7 +177,8 @@ def ads_generate(
                 ad,
                 cutout,
                 product=product,
-                version=version,
+                generator=generator,
+                sample_steps=sample_steps,
                 external_id=f"gen-{product.sku}-{label}-{tag}-{start + k}",
                 job=job,
                 attempt=start + k + 1,

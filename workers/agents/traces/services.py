@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from jdreview.models import Project
+from labeling.items import record_items_added
 from labeling.models import Item
 from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.ml.trace import Trace
@@ -35,8 +37,11 @@ def _gold_answer(truth: dict) -> dict:
     return {"steps": truth["steps"], "outcome": truth["outcome"]}
 
 
-def trace_items_create(*, project: Project, new: list[NewTrace], source: str) -> list[Item]:
-    """Store traces as ``agent_trace`` items of the project (one transaction)."""
+def trace_items_create(
+    *, project: Project, new: list[NewTrace], source: str, user: User | None = None
+) -> list[Item]:
+    """Store traces as ``agent_trace`` items of the project (one transaction), with one
+    row in the activity log for the batch (``user`` is who imported them; none for a job)."""
     rows = []
     for n in new:
         truth = {**trace_truth(n.trace), **n.extra_truth}
@@ -55,7 +60,10 @@ def trace_items_create(*, project: Project, new: list[NewTrace], source: str) ->
             )
         )
     with transaction.atomic():
-        return Item.objects.bulk_create(rows, batch_size=500)
+        items = Item.objects.bulk_create(rows, batch_size=500)
+        if items:
+            record_items_added(project, items, user=user, action="items.create")
+        return items
 
 
 def _check_project(project: Project, parsed: list[ParsedTrace]) -> None:
@@ -70,7 +78,7 @@ def _check_project(project: Project, parsed: list[ParsedTrace]) -> None:
         raise TraceImportError(errors)
 
 
-def traces_import(*, project: Project, text: str) -> list[Item]:
+def traces_import(*, project: Project, text: str, user: User | None = None) -> list[Item]:
     """Import traces (JSON or JSON lines in the chat format) into the review queue."""
     parsed = parse_import(text)
     _check_project(project, parsed)
@@ -79,7 +87,7 @@ def traces_import(*, project: Project, text: str) -> list[Item]:
         for p in parsed
     ]
     try:
-        return trace_items_create(project=project, new=new, source=Item.Source.IMPORT)
+        return trace_items_create(project=project, new=new, source=Item.Source.IMPORT, user=user)
     except IntegrityError:  # an import of the same ids committed in between
         taken = "an external_id of this import is already in the project"
         raise TraceImportError([taken]) from None

@@ -12,7 +12,8 @@ class GeneratorConfig:
     """Everything needed to rebuild the generator; saved next to its weights."""
 
     name: str = "tiny"
-    # Pixel-space generation resolution; the result is upsampled onto the canvas.
+    # Generation resolution (pixel space for tiny, the pipeline's for full); the result is
+    # resized onto the canvas.
     resolution: int = 32
     canvas_size: int = 256
     patch_size: int = 4
@@ -49,4 +50,10 @@ def tiny_config(**overrides) -> GeneratorConfig:
 
 
 def full_config(pipeline_path: str, **overrides) -> GeneratorConfig:
-    return GeneratorConfig(name="full", pipeline_path=pipeline_path, resolution=512, **overrides)
+    """The `full` generator's settings: 512 pixels (Stable Diffusion inpainting) and 30 steps
+    unless overridden; ``full.config_for`` takes the resolution from the loaded pipeline."""
+    return GeneratorConfig(
+        **{"resolution": 512, "sample_steps": 30, **overrides},
+        name="full",
+        pipeline_path=pipeline_path,
+    )

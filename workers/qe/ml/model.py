@@ -88,7 +88,10 @@ def load(path: str | Path) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    # Float32 whatever dtype the checkpoint was saved in: transformers loads a checkpoint in
+    # its own dtype (Qwen's are bfloat16), where AdamW's small updates round away and PPO's
+    # float32 value head cannot read the hidden states.
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
     return model, tok
 
 
