@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
+from jdreview.activity import activity_record
 from jdreview.errors import UserError
 from jdreview.jsonin import json_loads
 from jdreview.models import Product, Project
 from labeling.models import AD_IMAGE, Item
-from labeling.schemas import AD_ASPECTS
+from labeling.schemas import AD_ASPECTS, AD_IMAGE_FIELDS
 from labeling.uploads import CheckedImage, UploadError, check_image
 
 MAX_MANIFEST_LINES = 10_000
@@ -70,20 +72,24 @@ def check_gold_answer(answer: Any, where: str) -> dict[str, str]:
         return {}
     if not isinstance(answer, dict):
         raise ValueError(f"{where}: gold_answer must be an object")
-    allowed = {
-        "shape": ("ok", "defect"),
-        "placement": ("ok", "defect"),
-        "color": ("ok", "defect"),
-        "usable": ("yes", "no"),
-    }
+    allowed = {f.name: f.choices for f in AD_IMAGE_FIELDS}
     for k, v in answer.items():
         if k not in allowed or v not in allowed[k]:
             raise ValueError(f"{where}: gold_answer {k}={v!r} is not a valid answer")
     return dict(answer)
 
 
-def items_create(*, project: Project, new_items: list[NewItem]) -> list[Item]:
-    """Store checked items (files, then rows) atomically; files of a failed batch are removed."""
+def items_create(
+    *,
+    project: Project,
+    new_items: list[NewItem],
+    user: User | None = None,
+    log_activity: bool = True,
+) -> list[Item]:
+    """Store checked items (files, then rows) atomically; files of a failed batch are removed.
+
+    ``user`` is who added them (none for a job's). A caller whose own change the items are
+    part of (a Label Studio import) records that change instead (``log_activity=False``)."""
     skus = {n.product_sku for n in new_items if n.product_sku}
     products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
     missing = sorted(skus - set(products))
@@ -127,6 +133,8 @@ def items_create(*, project: Project, new_items: list[NewItem]) -> list[Item]:
                 item.image.name = name
                 created.append(item)
             stored = Item.objects.bulk_create(created)
+            if log_activity and stored:
+                record_items_added(project, stored, user=user, action="items.create")
     except Exception:
         for name in written:
             default_storage.delete(name)
@@ -134,6 +142,26 @@ def items_create(*, project: Project, new_items: list[NewItem]) -> list[Item]:
     if len(stored) >= ANALYZE_AFTER:
         refresh_queue_statistics()
     return stored
+
+
+def record_items_added(
+    project: Project, items: list[Item], *, user: User | None, action: str, **extra: Any
+) -> None:
+    """One row for a batch of new items (which ids, from where), not one per item."""
+    activity_record(
+        project=project,
+        action=action,
+        actor=user,
+        obj=items[0] if len(items) == 1 else None,
+        detail={
+            "count": len(items),
+            "first_id": items[0].pk,
+            "last_id": items[-1].pk,
+            "kind": items[0].kind,
+            "sources": sorted({i.source for i in items}),
+            **extra,
+        },
+    )
 
 
 def refresh_queue_statistics() -> None:

@@ -40,7 +40,7 @@ def run_seed_world(job: Job, reporter: JobReporter, params: SeedWorldParams) -> 
         project=job.project,
         images=images,
         seed=seed,
-        progress=lambda f, msg: reporter.progress(f * 0.99, log=msg),
+        progress=reporter.stage(0.0, 0.99),
     )
     return {"created": created}
 
@@ -67,7 +67,7 @@ def run_simulate_labels(
         reviewers=params.reviewers,
         labels=params.labels,
         seed=params.seed,
-        progress=lambda f, msg: reporter.progress(f, log=msg),
+        progress=reporter.stage(),
     )
     return {"labels": stored}
 
@@ -96,4 +96,5 @@ def run_export(job: Job, reporter: JobReporter, params: ExportParams) -> dict[st
         ContentFile("".join(lines).encode()),
     )
     job.artifacts = {"file": name}
+    exports.export_record(project=job.project, fmt=fmt, annotations=len(lines))
     return {"annotations": len(lines)}

@@ -71,7 +71,7 @@ def run_score_images(job: Job, reporter: JobReporter, params: ScoreImagesParams)
     counts = images_score(
         job.project,
         rescore=params.rescore,
-        progress=lambda f, msg: reporter.progress(f, log=msg),
+        progress=reporter.stage(),
     )
     if not counts["scored"]:
         reporter.log("no live model for every aspect: nothing scored, nothing launched")

@@ -22,7 +22,7 @@ from labeling.models import AD_IMAGE, Annotation, Item
 from labeling.schemas import AD_ASPECTS
 from rewards.registry import FAMILY, PromotionError, check_artifact, model_promote_if_not_worse
 from workers.models import ModelVersion
-from workers.reporter import json_safe
+from workers.reporter import Reporter, json_safe
 from workers.versions import artifact_dir, model_version_create, model_version_reject
 
 LABEL_FIELDS = (*AD_ASPECTS, "usable")
@@ -144,7 +144,7 @@ def train_aspects(
     aspects: list[str] | None = None,
     epochs: int | None = None,
     job: Any = None,
-    reporter: Any = None,
+    reporter: Reporter | None = None,
     seed: int = 0,
 ) -> list[ModelVersion]:
     """Train (and register, and maybe promote) one new version per aspect."""
@@ -201,13 +201,18 @@ def train_aspects(
             refs = (torch.from_numpy(bank), torch.from_numpy(index))
         config = TrainConfig(epochs=epochs or spec.epochs or TrainConfig.epochs)
 
-        def progress(fraction: float, loss: float, n: int = n, aspect: str = aspect) -> None:
-            if reporter:
-                reporter.progress(
-                    (n + fraction) / len(names) * 0.9,
-                    metrics={f"{aspect}_loss": round(loss, 4)},
-                    log=f"{aspect}: epoch loss {loss:.4f}",
-                )
+        def epoch_loss(fraction: float, loss: float, aspect: str = aspect) -> dict[str, Any]:
+            return {f"{aspect}_loss": round(loss, 4)}
+
+        def epoch_line(fraction: float, loss: float, aspect: str = aspect) -> str:
+            return f"{aspect}: epoch loss {loss:.4f}"
+
+        progress = None
+        if reporter is not None:
+            share = 0.9 / len(names)  # the bar's last tenth is the gate's calibration
+            progress = reporter.stage(
+                n * share, (n + 1) * share, metrics=epoch_loss, log=epoch_line
+            )
 
         result = train_aspect(
             spec,
@@ -270,7 +275,9 @@ def retrain_if_due(project: Project) -> bool:
             Job.objects.select_for_update()
             .filter(
                 project=project,
-                kind="train_rewards",
+                # The demo's seed job (jdreview.demo_jobs) is still adding labels and
+                # trains the models itself when it is done: retraining now doubles it.
+                kind__in=["train_rewards", "seed_demo"],
                 status__in=[Job.Status.QUEUED, Job.Status.RUNNING],
             )
             .exists()

@@ -121,6 +121,24 @@ def test_the_api_stores_the_checked_parameters(project, manager):
     assert Job.objects.get().params == {"reviewers": 3, "seed": 1}
 
 
+@pytest.mark.parametrize("raw", ["true", "[1, 2]", "{not json"])
+def test_a_form_body_whose_params_are_not_a_json_object_is_refused(project, manager, raw):  # type: ignore[no-untyped-def]
+    url = f"/api/projects/{project.pk}/jobs/"
+    body = {"kind": "seed_world", "params": raw}
+    response = api_client_for(manager).post(url, body, format="multipart")
+    assert response.status_code == 400, response.content
+    assert "params" in response.json()["field_errors"]
+    assert not Job.objects.exists()
+
+
+def test_a_form_body_carries_params_as_a_json_object(project, manager):  # type: ignore[no-untyped-def]
+    url = f"/api/projects/{project.pk}/jobs/"
+    body = {"kind": "seed_world", "params": '{"images": 3}'}
+    response = api_client_for(manager).post(url, body, format="multipart")
+    assert response.status_code == 201, response.content
+    assert Job.objects.get().params == {"images": 3}
+
+
 def test_the_jobs_page_offers_every_kind_with_its_fields_defaults_and_ranges(project, manager):
     page = login(manager).get(reverse("workers:project_jobs", args=[project.pk]))
     html = page.content.decode()

@@ -143,10 +143,10 @@ def test_managers_see_the_loop_page_and_promote_only_servable_versions(
     client.force_login(manager)
     page = client.get(f"/p/{project.pk}/qe/")
     assert page.status_code == 200 and "Phase 3: PPO" in page.content.decode()
-    client.post(f"/p/{project.pk}/qe/versions/{pre.pk}/promote/")
+    client.post(f"/p/{project.pk}/models/{pre.pk}/promote/")
     pre.refresh_from_db()
     assert pre.status == "candidate"
-    client.post(f"/p/{project.pk}/qe/versions/{sft.pk}/promote/")
+    client.post(f"/p/{project.pk}/models/{sft.pk}/promote/")
     sft.refresh_from_db()
     assert sft.status == "live"
     started = client.post(f"/p/{project.pk}/qe/start/", {"kind": "qe_sft"})

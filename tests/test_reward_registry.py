@@ -60,11 +60,10 @@ def test_manual_promotion_and_one_click_rollback(project, manager):
     v2 = make_version(project, "shape", 2, auc=0.85)
     client = Client()
     client.force_login(manager)
-    url = reverse("rewards:model_action", args=[project.pk])
-    client.post(url, {"action": "promote", "version": v2.pk})
+    client.post(reverse("workers:version_promote", args=[project.pk, v2.pk]))
     assert live(project).pk == v2.pk
     assert live(project).promoted_by == manager
-    client.post(url, {"action": "rollback", "aspect": "shape"})
+    client.post(reverse("workers:version_rollback", args=[project.pk, v2.pk]))
     assert live(project).pk == v1.pk
 
 
@@ -98,9 +97,7 @@ def test_annotator_cannot_promote_or_audit(project, annotator, ops):
     v1 = make_version(project, "shape", 1, auc=0.90)
     client = Client()
     client.force_login(annotator)
-    response = client.post(
-        reverse("rewards:model_action", args=[project.pk]), {"action": "promote", "version": v1.pk}
-    )
+    response = client.post(reverse("workers:version_promote", args=[project.pk, v1.pk]))
     assert response.status_code == 403
     assert live(project) is None
     assert client.get(reverse("rewards:audit", args=[project.pk])).status_code == 403

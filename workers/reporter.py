@@ -1,17 +1,22 @@
-"""Progress reporting from inside a running job to its row."""
+"""Progress reporting from inside a running job to its row, and the one adapter from an ML
+function's Progress callback to it (:meth:`Reporter.stage`)."""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db.models import F
 from django.utils import timezone
 
+from jdreview.logs import job_step
+from workers.ml.runtime import Progress, sub_range
 from workers.models import Job
 
 LOG_TAIL_CHARS = 6000
+T = TypeVar("T")
 
 
 def json_safe(value: Any) -> Any:
@@ -25,7 +30,81 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-class JobReporter:
+class Reporter:
+    """Where long work reports: ``progress`` moves the bar (with metrics and a log line, when
+    given), ``log`` writes a line, and ``stage`` hands an ML function the Progress for its
+    part of the bar. A job's is :class:`JobReporter`; work run outside a job (a demo seed)
+    reports to a :class:`LogReporter`."""
+
+    def progress(
+        self, fraction: float, *, metrics: dict[str, Any] | None = None, log: str | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    def log(self, line: str) -> None:
+        raise NotImplementedError
+
+    def stage(
+        self,
+        start: float = 0.0,
+        end: float = 1.0,
+        *,
+        log: Callable[[float, T], str | None] | None = None,
+        log_every: int = 1,
+        metrics: Callable[[float, T], dict[str, Any] | None] | None = None,
+    ) -> Progress[T]:
+        """The Progress of one stage of the work: its 0..1 fills ``start``..``end`` of the bar.
+
+        ``log`` and ``metrics`` are called as the Progress is, with the stage's own fraction
+        and what the step reported (a loss, a metrics dict, a message). Every ``log_every``-th
+        report writes ``log``'s line; every report merges ``metrics``' dict into the job's
+        metrics. Without ``log``, a report that is a string is the line (the messages of
+        Django-side work such as seeding or scoring).
+        """
+        every = max(1, log_every)
+        reports = 0
+
+        def write(fraction: float, entry: tuple[dict[str, Any] | None, str | None], /) -> None:
+            self.progress(fraction, metrics=entry[0], log=entry[1])
+
+        bar = sub_range(write, start, end)
+
+        def report(fraction: float, detail: T, /) -> None:
+            nonlocal reports
+            reports += 1
+            line = None
+            if reports % every == 0:
+                if log is not None:
+                    line = log(fraction, detail)
+                elif isinstance(detail, str):
+                    line = detail
+            bar(fraction, (metrics(fraction, detail) if metrics else None, line or None))
+
+        return report
+
+
+class LogReporter(Reporter):
+    """A Reporter for work run outside a job (a demo seed): lines go to ``write``, progress
+    lines at most one every ``min_interval_s``; metrics are not kept."""
+
+    def __init__(self, write: Callable[[str], None], *, min_interval_s: float = 0.0) -> None:
+        self._write = write
+        self.min_interval_s = min_interval_s
+        self._last: float | None = None
+
+    def progress(
+        self, fraction: float, *, metrics: dict[str, Any] | None = None, log: str | None = None
+    ) -> None:
+        now = time.monotonic()
+        if log and (self._last is None or now - self._last >= self.min_interval_s):
+            self._last = now
+            self._write(f"  {fraction:4.0%} {log}")
+
+    def log(self, line: str) -> None:
+        self._write(f"  {line}")
+
+
+class JobReporter(Reporter):
     """Writes progress, metrics and log lines to the job row, at most a few times a second.
 
     Every write is also a heartbeat: a job whose heartbeat goes stale is declared dead by
@@ -77,6 +156,7 @@ class JobReporter:
             log_tail=self.job.log_tail,
             heartbeat_at=self.job.heartbeat_at,
         )
+        job_step(self.job)
 
 
 def bump_attempts(job_id: int) -> None:

@@ -5,7 +5,9 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
+from rest_framework.utils import html
 
+from jdreview.jsonin import json_loads
 from workers.models import Job
 from workers.params import ParamField, params_json_schema
 from workers.registry import all_kinds
@@ -35,7 +37,30 @@ class JobOut(serializers.ModelSerializer):
 
 class JobParamsField(serializers.DictField):
     """A job's parameters: their shape depends on the kind, so the kind checks them (in
-    workers.services.job_start), not this field."""
+    workers.services.job_start), not this field.
+
+    In a form body (multipart or urlencoded) ``params`` is one field holding a JSON object:
+    DRF's dict field would look only for ``params.<name>`` keys and silently start the job
+    with its defaults when ``params`` is ``true`` or ``[1]``.
+    """
+
+    def get_value(self, dictionary: Any) -> Any:
+        if html.is_html_input(dictionary) and self.field_name in dictionary:
+            raw = dictionary.get(self.field_name)
+            try:
+                return json_loads(raw) if isinstance(raw, str | bytes) else raw
+            except ValueError:
+                return _NotJson()
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data: Any) -> dict[Any, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("params must be a JSON object")
+        return super().to_internal_value(data)
+
+
+class _NotJson:
+    """A form's params field that is not JSON (refused by to_internal_value)."""
 
 
 class JobParamsFieldSchema(OpenApiSerializerFieldExtension):

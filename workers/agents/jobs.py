@@ -17,13 +17,6 @@ from workers.reporter import JobReporter
 PARENT_HELP = "the policy version to start from; empty or 0: the newest base policy"
 
 
-def _progress(reporter: JobReporter) -> Any:
-    def report(fraction: float, message: str = "", metrics: dict | None = None) -> None:
-        reporter.progress(fraction, log=message or None, metrics=metrics or None)
-
-    return report
-
-
 @dataclass(frozen=True)
 class GenerateTracesParams:
     tasks: int = param(20, low=1, high=360)
@@ -50,7 +43,7 @@ def run_generate(job: Job, reporter: JobReporter, params: GenerateTracesParams) 
         flawed_percent=params.flawed_percent,
         seed=params.seed,
         policy=params.policy,
-        progress=_progress(reporter),
+        progress=reporter.stage(),
     )
     return {"created": sum(counts.values()), **counts}
 
@@ -66,7 +59,7 @@ def run_score(job: Job, reporter: JobReporter, params: NoParams) -> dict[str, An
     from workers.agents.services import version_scores_store
 
     assert job.project is not None
-    metrics, scores = project_score(project=job.project, progress=_progress(reporter))
+    metrics, scores = project_score(project=job.project, progress=reporter.stage())
     job.artifacts = {"scores": scores}
     version_scores_store(metrics["agents"])
     return metrics
@@ -122,7 +115,7 @@ def _train(
         cfg=cfg,
         job=job,
         user=job.created_by,
-        progress=_progress(reporter),
+        reporter=reporter,
         **extra,
     )
     reporter.log(f"saved {version}")

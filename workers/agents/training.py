@@ -22,6 +22,7 @@ from workers.agents.policies import one_cpu_thread, policy_load
 from workers.agents.scoring import judge_train, project_traces, reviewer_consensus
 from workers.agents.world import agent_world, task_split
 from workers.models import Job, ModelVersion
+from workers.reporter import Reporter
 from workers.versions import (
     artifact_dir,
     artifact_path,
@@ -29,8 +30,6 @@ from workers.versions import (
     model_version_create,
 )
 
-# (fraction, message, metrics) -> None; the job reporter, or print in the demo.
-Progress = Callable[[float, str, dict], None]
 MIN_REVIEWER_PAIRS = 16
 
 
@@ -58,10 +57,6 @@ class PolicyRunConfig:
         return cls(**{k: int(v) for k, v in params.items() if k in known})
 
 
-def _quiet(fraction: float, message: str, metrics: dict) -> None:
-    return None
-
-
 def _evaluate(model: Any, tok: Any, cfg: PolicyRunConfig) -> dict[str, float]:
     from workers.agents.ml.evaluate import evaluate_policy_detailed
 
@@ -77,7 +72,7 @@ def policy_base_train(
     cfg: PolicyRunConfig,
     job: Job | None = None,
     user: User | None = None,
-    progress: Progress = _quiet,
+    reporter: Reporter,
 ) -> ModelVersion:
     """Supervised fine-tuning of a tiny GPT-2 on scripted traces of the training tasks
     (some flawed: the base policy copies some mistakes, which leaves room to improve)."""
@@ -94,15 +89,15 @@ def policy_base_train(
     model = pol.build_policy(
         tok, pol.PolicyConfig(n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=2, seed=cfg.seed)
     )
-    progress(0.02, f"supervised fine-tuning on {len(examples)} actions", {})
+    reporter.progress(0.02, log=f"supervised fine-tuning on {len(examples)} actions")
     losses = pol.train_sft(
         model,
         tok,
         examples,
         pol.SFTConfig(steps=cfg.sft_steps, batch_size=16, seed=cfg.seed),
-        progress=lambda f, m: progress(0.02 + 0.68 * f, "", m),
+        progress=reporter.stage(0.02, 0.7, metrics=_step_metrics),
     )
-    progress(0.7, f"sft loss {losses[0]:.2f} -> {losses[-1]:.2f}; evaluating", {})
+    reporter.progress(0.7, log=f"sft loss {losses[0]:.2f} -> {losses[-1]:.2f}; evaluating")
     metrics = {"eval": _evaluate(model, tok, cfg), "sft_loss": [losses[0], losses[-1]]}
 
     def save(path: Path) -> None:
@@ -183,11 +178,9 @@ def _pairs_from_base(
     return parent, pairs, source
 
 
-def _stage_progress(progress: Progress, start: float, span: float, stage: str) -> Any:
-    def report(fraction: float, metrics: dict) -> None:
-        progress(start + span * fraction, "", metrics)
-
-    return report
+def _step_metrics(fraction: float, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A training step's metrics (``sft_loss``, ``dpo_loss``...) go on the job row as they are."""
+    return metrics
 
 
 @one_cpu_thread
@@ -198,13 +191,13 @@ def policy_dpo_train(
     parent_id: int | None = None,
     job: Job | None = None,
     user: User | None = None,
-    progress: Progress = _quiet,
+    reporter: Reporter,
 ) -> ModelVersion:
     """Implicit reward: DPO on the preference pairs, from the base policy."""
     from workers.agents.ml.train_policy import DPOStageConfig, train_dpo
 
     parent, pairs, source = _pairs_from_base(project, cfg, parent_id)
-    progress(0.05, f"{len(pairs)} preference pairs from {source}; DPO from {parent}", {})
+    reporter.progress(0.05, log=f"{len(pairs)} preference pairs from {source}; DPO from {parent}")
     model, tok = policy_load(parent)
     holder: dict[str, Any] = {}
 
@@ -215,9 +208,9 @@ def policy_dpo_train(
             pairs,
             DPOStageConfig(steps=cfg.steps, batch_size=8, seed=cfg.seed),
             path,
-            _stage_progress(progress, 0.05, 0.65, "dpo"),
+            reporter.stage(0.05, 0.7, metrics=_step_metrics),
         )
-        progress(0.7, f"dpo loss {losses[0]:.3f} -> {losses[-1]:.3f}; evaluating", {})
+        reporter.progress(0.7, log=f"dpo loss {losses[0]:.3f} -> {losses[-1]:.3f}; evaluating")
         holder["metrics"] = {
             "eval": _evaluate(trained, tok, cfg),
             "dpo_loss": [losses[0], losses[-1]],
@@ -236,7 +229,7 @@ def policy_explicit_train(
     parent_id: int | None = None,
     job: Job | None = None,
     user: User | None = None,
-    progress: Progress = _quiet,
+    reporter: Reporter,
 ) -> ModelVersion:
     """Explicit reward: a reward model on the pairs, then GRPO against it (the reward model
     is saved beside the policy, in ``reward_model/``)."""
@@ -245,7 +238,7 @@ def policy_explicit_train(
     from workers.agents.ml import train_policy as tp
 
     parent, pairs, source = _pairs_from_base(project, cfg, parent_id)
-    progress(0.05, f"{len(pairs)} preference pairs from {source}; reward model", {})
+    reporter.progress(0.05, log=f"{len(pairs)} preference pairs from {source}; reward model")
     _, tok = policy_load(parent)
     parent_dir = artifact_path(parent)
     holder: dict[str, Any] = {}
@@ -257,9 +250,11 @@ def policy_explicit_train(
             pairs,
             tp.RewardStageConfig(steps=cfg.steps, batch_size=8, seed=cfg.seed),
             path / "reward_model",
-            _stage_progress(progress, 0.05, 0.3, "rm"),
+            reporter.stage(0.05, 0.35, metrics=_step_metrics),
         )
-        progress(0.35, f"reward model loss {rm_losses[0]:.3f} -> {rm_losses[-1]:.3f}; GRPO", {})
+        reporter.progress(
+            0.35, log=f"reward model loss {rm_losses[0]:.3f} -> {rm_losses[-1]:.3f}; GRPO"
+        )
         policy, rewards = tp.train_grpo(
             GPT2LMHeadModel.from_pretrained(parent_dir),
             tok,
@@ -267,9 +262,9 @@ def policy_explicit_train(
             tp.reward_function(rm, tok),
             tp.GRPOStageConfig(steps=cfg.grpo_steps, seed=cfg.seed),
             path,
-            _stage_progress(progress, 0.35, 0.4, "grpo"),
+            reporter.stage(0.35, 0.75, metrics=_step_metrics),
         )
-        progress(0.75, "evaluating on held-out tasks", {})
+        reporter.progress(0.75, log="evaluating on held-out tasks")
         holder["metrics"] = {
             "eval": _evaluate(policy, tok, cfg),
             "rm_loss": [rm_losses[0], rm_losses[-1]],

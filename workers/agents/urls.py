@@ -9,11 +9,6 @@ urlpatterns = [
     path("p/<int:project_id>/agents/jobs/", views.job_start, name="job_start"),
     path("p/<int:project_id>/agents/compare/", views.compare, name="compare"),
     path("p/<int:project_id>/agents/traces/<int:item_id>/", views.trace_detail, name="trace"),
-    path(
-        "p/<int:project_id>/agents/versions/<int:version_id>/promote/",
-        views.version_promote,
-        name="promote",
-    ),
     # With or without the trailing slash: a POST cannot follow APPEND_SLASH's redirect.
     re_path(
         r"^api/projects/(?P<project_id>\d+)/traces/import/?$",

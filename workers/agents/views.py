@@ -1,5 +1,6 @@
 """Pages of this loop: the agent-evaluation overview (import, generate, score, train, the
-per-trace scores) and the base vs DPO vs explicit comparison.
+per-trace scores) and the base vs DPO vs explicit comparison, with the policy versions
+(made live or rolled back by workers.version_views, as every family's are).
 
 Function views; a page renders whole, or just its table partial for htmx; every form also
 works as a plain POST.
@@ -24,13 +25,10 @@ from jdreview.roles import PERM_DASHBOARDS, PERM_DATA, PERM_MODELS, has_perm
 from labeling.models import Item
 from workers import services as job_services
 from workers.agents import selectors
-from workers.agents.apps import FAMILY
 from workers.agents.apps import KIND as TRACE_KIND
 from workers.agents.traces.services import TraceImportError, traces_import
-from workers.models import ModelVersion
 from workers.params import ParamError, params_from_form
 from workers.registry import all_kinds
-from workers.versions import VersionError, model_version_promote
 
 PAGE_SIZE = 25
 # The jobs this page starts; their form fields are the kinds' parameters.
@@ -102,7 +100,7 @@ def trace_import(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
                 errors = ["the file is not UTF-8 text"]
     if not errors:
         try:
-            items = traces_import(project=project, text=text)
+            items = traces_import(project=project, text=text, user=request.user)
         except TraceImportError as exc:
             errors = exc.errors
         else:
@@ -154,20 +152,6 @@ def compare(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
             "project": project,
             "rows": selectors.comparison(project),
             "versions": selectors.policy_versions(project),
-            "can_promote": has_perm(request.user, PERM_MODELS),
+            "can_manage": has_perm(request.user, PERM_MODELS),
         },
     )
-
-
-@require_POST
-@login_required
-def version_promote(request: AuthedHttpRequest, project_id: int, version_id: int) -> HttpResponse:
-    project = project_for(request.user, project_id, PERM_MODELS)
-    version = get_object_or_404(ModelVersion, pk=version_id, project=project, family=FAMILY)
-    try:
-        model_version_promote(version=version, user=request.user)
-    except VersionError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{version.name} v{version.version} is now the live agent.")
-    return redirect(reverse("agents:compare", args=[project.pk]))

@@ -7,8 +7,6 @@ project's data and versions, call it, report progress and register the result.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth.models import User
 
 from jdreview.models import Project
@@ -21,35 +19,13 @@ from workers.imagegen.evaluation import (
     version_save,
 )
 from workers.models import Job, ModelVersion
+from workers.reporter import Reporter
 from workers.versions import live_version
 
 # Defaults sized so each job takes a minute or two on two CPU cores (tiny config).
 TRAIN_DEFAULTS = {"steps": 200, "layers": 8, "images": 400, "seed": 0}
 RL_DEFAULTS = {"steps": 16, "batch": 4, "seed": 0}
 PRUNE_DEFAULTS = {"eps": 0.1, "recovery_steps": 60, "images": 300, "seed": 0}
-
-
-class _Progress:
-    """Maps a phase's own 0..1 progress into a slice of the job's bar."""
-
-    def __init__(self, reporter: Any) -> None:
-        self.reporter = reporter
-
-    def __call__(self, fraction: float, log: str | None = None, **metrics: Any) -> None:
-        if self.reporter is not None:
-            self.reporter.progress(fraction, log=log, metrics=metrics or None)
-
-    def phase(self, lo: float, hi: float, every: int = 0, what: str = "step"):  # type: ignore[no-untyped-def]
-        count = [0]
-
-        def report(f: float, value: float) -> None:
-            count[0] += 1
-            log = None
-            if every and count[0] % every == 0:
-                log = f"{what} {count[0]}: {value:.4f}"
-            self(lo + (hi - lo) * f, log=log)
-
-        return report
 
 
 def generator_train(
@@ -61,7 +37,7 @@ def generator_train(
     seed: int = TRAIN_DEFAULTS["seed"],
     job: Job | None = None,
     user: User | None = None,
-    reporter: Any = None,
+    reporter: Reporter,
 ) -> ModelVersion:
     """Train a tiny generator on the project's usable world ads; the first one goes live."""
     import torch
@@ -71,13 +47,14 @@ def generator_train(
     from workers.imagegen.ml.train import TrainConfig, heldout_loss, train_generator
     from workers.ml.runtime import device
 
-    progress = _Progress(reporter)
     cfg = tiny_config(num_layers=layers)
-    progress(0.01, log=f"loading up to {images} usable training ads")
+    reporter.progress(0.01, log=f"loading up to {images} usable training ads")
     train, held, source = generator_data(
         project, images=images, seed=seed, resolution=cfg.resolution
     )
-    progress(0.08, log=f"training data: {source} ({len(train)} train / {len(held)} held-out)")
+    reporter.progress(
+        0.08, log=f"training data: {source} ({len(train)} train / {len(held)} held-out)"
+    )
     torch.manual_seed(seed)
     model = AdImageGenerator(cfg).to(device())
     loss_before = heldout_loss(model, held)
@@ -85,10 +62,15 @@ def generator_train(
         model,
         train,
         TrainConfig(steps=steps, batch_size=16, lr=1e-3, seed=seed, warmup=min(20, steps)),
-        progress=progress.phase(0.1, 0.85, every=max(1, steps // 10), what="loss at step"),
+        progress=reporter.stage(
+            0.1,
+            0.85,
+            log_every=max(1, steps // 10),
+            log=lambda f, loss: f"loss at step {round(f * steps)}: {loss:.4f}",
+        ),
     )
     loss_after = heldout_loss(model, held)
-    progress(0.88, log="judging the held-out ads with the oracle; saving")
+    reporter.progress(0.88, log="judging the held-out ads with the oracle; saving")
     loaded = live_reward(project)
     metrics = {
         "kind": "train",
@@ -120,7 +102,7 @@ def generator_refine(
     seed: int = RL_DEFAULTS["seed"],
     job: Job | None = None,
     user: User | None = None,
-    reporter: Any = None,
+    reporter: Reporter,
 ) -> ModelVersion:
     """DRaFT-K refinement against the project's live reward ensemble (rl.py), judged before
     and after on the held-out set by the oracle; reward up with usable rate not up is
@@ -129,7 +111,6 @@ def generator_refine(
     from workers.imagegen.ml.world_data import oracle_judge
 
     project = version.project
-    progress = _Progress(reporter)
     loaded = live_reward(project)
     if loaded is None:
         raise GeneratorDataError(
@@ -148,7 +129,7 @@ def generator_refine(
         consistency_weight=1.0,
         seed=seed,
     )
-    progress(
+    reporter.progress(
         0.02,
         log=(
             f"RL (DRaFT-K, K={cfg.grad_last_k}) on {len(train_set.titles)} products; "
@@ -162,10 +143,15 @@ def generator_refine(
         (held.titles, held.cutouts, held.seeds),
         cfg,
         judge=oracle_judge(),
-        progress=progress.phase(0.15, 0.8, every=max(1, steps // 8), what="reward at RL step"),
+        progress=reporter.stage(
+            0.15,
+            0.8,
+            log_every=max(1, steps // 8),
+            log=lambda f, reward: f"reward at RL step {round(f * steps)}: {reward:.4f}",
+        ),
     )
     flagged = bool(report.get("reward_hacking"))
-    progress(
+    reporter.progress(
         0.85,
         log=(
             f"reward {report['reward_before']:.3f} -> {report['reward_after']:.3f}, oracle usable "
@@ -211,7 +197,7 @@ def generator_prune(
     seed: int = 0,
     job: Job | None = None,
     user: User | None = None,
-    reporter: Any = None,
+    reporter: Reporter,
 ) -> ModelVersion:
     """Block Influence -> FFT -> RDP at ``eps`` (or exactly ``remove`` blocks), removal,
     recovery distillation from the unpruned model; throughput and quality before/after."""
@@ -226,18 +212,19 @@ def generator_prune(
     from workers.imagegen.ml.train import TrainConfig, heldout_loss, step_times
 
     project = version.project
-    progress = _Progress(reporter)
     base = model_load(version)
     n = base.num_blocks
     if n < 3:
         raise GeneratorDataError(f"v{version.version} has {n} blocks: too few to prune")
     if remove is not None and remove > n - 2:
         raise GeneratorDataError(f"cannot remove {remove} of {n} blocks (the two ends stay)")
-    progress(0.02, log="loading training ads for the influence measurement and recovery")
+    reporter.progress(0.02, log="loading training ads for the influence measurement and recovery")
     train, held, source = generator_data(
         project, images=images, seed=seed, resolution=base.cfg.resolution
     )
-    progress(0.12, log=f"data: {source}; measuring Block Influence (5 timesteps x 32 samples)")
+    reporter.progress(
+        0.12, log=f"data: {source}; measuring Block Influence (5 timesteps x 32 samples)"
+    )
     influence = block_influence(base, train, n_samples=32, seed=seed)
     plan = analyze(influence, eps=None if remove is not None else eps, n_remove=remove)
     if not plan.remove:
@@ -245,7 +232,7 @@ def generator_prune(
             f"at eps={plan.eps:g} RDP keeps every block (the curve has no flat stretch at "
             "that tolerance): choose a larger eps"
         )
-    progress(
+    reporter.progress(
         0.2,
         log=f"eps {plan.eps:.3f}: critical blocks {plan.critical}, removing {plan.remove}",
     )
@@ -257,7 +244,9 @@ def generator_prune(
             train,
             TrainConfig(steps=recovery_steps, batch_size=16, lr=5e-4, seed=seed + 1, warmup=5),
         )
-    progress(0.6, log=f"recovered {recovery_steps} steps by distillation; timing training steps")
+    reporter.progress(
+        0.6, log=f"recovered {recovery_steps} steps by distillation; timing training steps"
+    )
     loss_before, loss_after = heldout_loss(base, held), heldout_loss(pruned, held)
     before: list[float] = []
     after: list[float] = []
@@ -266,7 +255,7 @@ def generator_prune(
         after += step_times(pruned, train, 3, seed=100 + r)
     throughput_before = 1 / float(np.median(before))
     throughput_after = 1 / float(np.median(after))
-    progress(0.8, log="judging the pruned model's held-out ads with the oracle; saving")
+    reporter.progress(0.8, log="judging the pruned model's held-out ads with the oracle; saving")
     loaded = live_reward(project)
     metrics = {
         "kind": "pruned",

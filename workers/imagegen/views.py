@@ -1,5 +1,6 @@
-"""Pages of the image generator: versions (train, refine, prune, make live), one version
-with its RL report or pruning analysis (ε can be changed and the analysis rerun here,
+"""Pages of the image generator: versions (train, refine, prune; made live or rolled back
+by workers.version_views, as every family's are), one version with its RL report or
+pruning analysis (ε can be changed and the analysis rerun here,
 without training), side-by-side comparison, and product pages that ask for ads.
 
 Jobs are started through workers.services.job_start (the same checks as the jobs API);
@@ -27,7 +28,6 @@ from workers.imagegen import charts, selectors
 from workers.imagegen.evaluation import sample_file, samples_of
 from workers.params import ParamError, params_from_form
 from workers.registry import get_kind
-from workers.versions import VersionError, model_version_promote
 
 # The job kind each start action runs; its form fields are the kind's parameters.
 ACTIONS = {"train": "generator_train", "rl": "generator_rl", "prune": "generator_prune"}
@@ -57,7 +57,6 @@ def _generators_context(project: Project) -> dict[str, Any]:
     return {
         "project": project,
         "versions": versions,
-        "rows": selectors.panel_rows(project),
         "default_a": versions[1].pk if len(versions) > 1 else None,
         "default_b": versions[0].pk if versions else None,
     }
@@ -70,16 +69,7 @@ def generators_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse
     error = ""
     if request.method == "POST":
         action = request.POST.get("action", "")
-        if action == "promote":
-            version = selectors.generator_version(project, request.POST.get("version", ""))
-            try:
-                model_version_promote(version=version, user=request.user)
-            except VersionError as exc:
-                error = str(exc)
-            else:
-                messages.success(request, f"Generator v{version.version} is live.")
-                return redirect(reverse("imagegen:generators", args=[project.pk]))
-        elif action in ACTIONS:
+        if action in ACTIONS:
             kind = ACTIONS[action]
             raw = params_from_form(get_kind(kind).params, request.POST)
             started = _start(request, project, kind, raw)

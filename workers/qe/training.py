@@ -92,24 +92,26 @@ def heldout_scores(engine: Any, queries: Sequence[Any], expansions: Sequence[lis
 
 
 class _Curve:
-    """Collects the per-step metrics of a phase and forwards them to the job row."""
+    """The per-step metrics of a phase: kept for the version, and shown on the job row while
+    the phase trains (through the reporter's stage, see run_phase)."""
 
-    def __init__(self, reporter: JobReporter, phase: str, start: float, span: float) -> None:
-        self.reporter, self.phase, self.start, self.span = reporter, phase, start, span
+    def __init__(self, phase: str) -> None:
+        self.phase = phase
         self.points: list[dict[str, float]] = []
 
-    def __call__(self, fraction: float, metrics: dict) -> None:
+    def add(self, fraction: float, metrics: dict) -> dict[str, Any]:
         point = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
         point["fraction"] = round(float(fraction), 4)
         self.points.append(point)
+        return {"phase": self.phase, "curve": self.thinned()}
+
+    def line(self, fraction: float, metrics: dict) -> str:
         shown = " ".join(
-            f"{k}={v:.3f}" for k, v in point.items() if k in ("loss", "reward", "kl", "step")
+            f"{k}={float(v):.3f}"
+            for k, v in metrics.items()
+            if k in ("loss", "reward", "kl", "step") and isinstance(v, int | float)
         )
-        self.reporter.progress(
-            self.start + self.span * fraction,
-            metrics={"phase": self.phase, "curve": self.thinned()},
-            log=f"{self.phase} {fraction:4.0%} {shown}",
-        )
+        return f"{self.phase} {fraction:4.0%} {shown}"
 
     def thinned(self) -> list[dict[str, float]]:
         step = max(1, len(self.points) // CURVE_POINTS)
@@ -167,17 +169,19 @@ def run_phase(job: Job, reporter: JobReporter, phase: str, params: PhaseParams) 
     else:
         model, tok = load(artifact_path(parent))
     cast(Any, model).to(device())  # transformers' stubs type .to() as a dtype cast
-    curve = _Curve(reporter, phase, 0.05, 0.8)
+    curve = _Curve(phase)
+    progress = reporter.stage(0.05, 0.85, metrics=curve.add, log=curve.line)
     extra: dict[str, Any] = {}
     with artifact_dir() as tmp:
         if phase == "pretrain":
-            result = _pretrain(params, model, tok, catalog, qs, curve, tmp, samples)
+            result = _pretrain(params, model, tok, catalog, qs, progress, tmp, samples)
         elif phase == "sft":
-            result, extra = _sft(job, params, model, tok, train, curve, tmp, samples)
+            result, extra = _sft(job, params, model, tok, train, progress, tmp, samples)
         else:
             result, extra = _rl(
-                job, params, phase, model, tok, qs, train, engine, curve, tmp, samples
+                job, reporter, params, phase, model, tok, qs, train, engine, progress, samples
             )
+            extra["reward_components"] = _component_summary(curve.points, extra["weights"])
         reporter.progress(0.88, log="evaluating on the held-out long-tail queries")
         texts = [q.text for q in heldout]
         scores = heldout_scores(engine, heldout, _lm_expansions(model, tok, texts))
@@ -214,6 +218,13 @@ def run_phase(job: Job, reporter: JobReporter, phase: str, params: PhaseParams) 
     return {**metrics, "version": version.version, "live": promoted}
 
 
+def servable_check(version: ModelVersion) -> None:
+    """The family's check before anything goes live (workers.versions.family_register): a
+    pre-trained model only continues text, it does not write expansions."""
+    if version.name not in SERVABLE:
+        raise VersionError(f"a {version.name} model does not write expansions; fine-tune it first")
+
+
 def _maybe_promote(version: ModelVersion) -> bool:
     """A servable version goes live by itself when its held-out recall@10 is not worse than
     the live one's (or nothing is live); otherwise a manager promotes it by hand."""
@@ -231,7 +242,7 @@ def _maybe_promote(version: ModelVersion) -> bool:
     return True
 
 
-def _pretrain(params, model, tok, catalog, qs, curve, tmp, samples):  # type: ignore[no-untyped-def]
+def _pretrain(params, model, tok, catalog, qs, progress, tmp, samples):  # type: ignore[no-untyped-def]
     from workers.qe.ml.queries import pretraining_corpus
     from workers.qe.ml.train import PretrainConfig, pretrain
 
@@ -242,10 +253,10 @@ def _pretrain(params, model, tok, catalog, qs, curve, tmp, samples):  # type: ig
         seed=params.seed,
         log_every=max(1, min(20, params.steps // 10)),
     )
-    return pretrain(model, tok, pretraining_corpus(catalog, qs), cfg, curve, None, samples)
+    return pretrain(model, tok, pretraining_corpus(catalog, qs), cfg, progress, None, samples)
 
 
-def _sft(job, params, model, tok, train, curve, tmp, samples):  # type: ignore[no-untyped-def]
+def _sft(job, params, model, tok, train, progress, tmp, samples):  # type: ignore[no-untyped-def]
     import json
 
     from workers.qe.ml.queries import sft_pairs
@@ -264,7 +275,7 @@ def _sft(job, params, model, tok, train, curve, tmp, samples):  # type: ignore[n
         seed=params.seed,
         log_every=max(1, min(20, params.steps // 10)),
     )
-    result = finetune(model, tok, pairs, cfg, curve, None, samples)
+    result = finetune(model, tok, pairs, cfg, progress, None, samples)
     return result, {"click_log_pairs": len(pairs) - len(approved), "approved_pairs": len(approved)}
 
 
@@ -281,7 +292,7 @@ def relevance_ratings(
     return simulated_term_ratings(train, seed=seed), "simulated"
 
 
-def _rl(job, params, phase, model, tok, qs, train, engine, curve, tmp, samples):  # type: ignore[no-untyped-def]
+def _rl(job, reporter, params, phase, model, tok, qs, train, engine, progress, samples):  # type: ignore[no-untyped-def]
     from workers.ml.runtime import device
     from workers.qe.ml.queries import rl_split
     from workers.qe.ml.reward import DEFAULT_WEIGHTS, EmbeddingCache, QEReward, TermRelevanceModel
@@ -291,7 +302,7 @@ def _rl(job, params, phase, model, tok, qs, train, engine, curve, tmp, samples):
     ratings, source = relevance_ratings(job, train, seed=seed)
     rel_model = TermRelevanceModel(cache)
     accuracy = rel_model.fit(ratings)
-    curve.reporter.log(
+    reporter.log(
         f"term-relevance model: {len(ratings)} {source} ratings, train accuracy {accuracy:.3f}"
     )
     reward = QEReward(engine, cache, rel_model, DEFAULT_WEIGHTS)
@@ -319,7 +330,7 @@ def _rl(job, params, phase, model, tok, qs, train, engine, curve, tmp, samples):
             return heldout_scores(engine, val, _lm_expansions(m, tok, texts))["recall10"]
 
         result = ppo_train(
-            model, tok, pool, reward, cfg, curve, None, samples, DEFAULT_WEIGHTS, validate
+            model, tok, pool, reward, cfg, progress, None, samples, DEFAULT_WEIGHTS, validate
         )
     else:
         from workers.qe.ml.grpo import GRPOConfig, grpo_train
@@ -331,9 +342,8 @@ def _rl(job, params, phase, model, tok, qs, train, engine, curve, tmp, samples):
             seed=seed,
         )
         result = grpo_train(
-            model, tok, pool, reward.components, DEFAULT_WEIGHTS, cfg_g, curve, None, samples
+            model, tok, pool, reward.components, DEFAULT_WEIGHTS, cfg_g, progress, None, samples
         )
-    extra["reward_components"] = _component_summary(curve.points, DEFAULT_WEIGHTS)
     return result, extra
 
 
