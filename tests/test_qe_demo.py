@@ -32,11 +32,13 @@ def test_the_demo_seeds_a_working_loop_once(groups) -> None:  # type: ignore[no-
     demo.seed(log=lines.append)
     project = Project.objects.get(slug=demo.SLUG)
     assert Product.objects.count() == 600
-    live = ModelVersion.objects.get(project=project, status="live")
+    live = ModelVersion.objects.get(project=project, family="query_expansion", status="live")
+    # ...and the term-relevance model that guards its expansions.
+    assert ModelVersion.objects.get(project=project, family="qe_term_relevance", status="live")
     assert live.name == "sft" and live.parent.name == "pretrain"
     assert project.items.filter(kind=QE_KIND).count() == 6
     assert Membership.objects.filter(project=project, user__username="annotator").exists()
     assert any("queued for review" in line for line in lines)
     demo.seed(log=lines.append)
-    assert ModelVersion.objects.filter(project=project).count() == 2
+    assert ModelVersion.objects.filter(project=project).count() == 3
     assert project.items.count() == 6

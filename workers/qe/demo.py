@@ -3,6 +3,10 @@ pre-trained + fine-tuned model live, and expansions waiting for review.
 
 Idempotent: the project, the catalog rows and the memberships are get-or-create; models are
 trained only while the project has no live one, review items only while it has none.
+
+``demo_project()`` makes the project and ``STEPS`` are the data, each ``(title, share of the
+time, step)``: ``seed()`` runs them here, the ``seed_demo`` job (jdreview.demo_jobs) on a
+worker with a progress bar.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
 
-from jdreview.models import Membership, Project
+from jdreview.models import Project
+from jdreview.projects import membership_set
 from jdreview.roles import ensure_role_groups
 from workers.models import Job
-from workers.qe.apps import FAMILY, KIND
+from workers.qe.apps import FAMILY, KIND, RELEVANCE_FAMILY
 from workers.qe.catalog import catalog_sync
+from workers.reporter import LogReporter, Reporter
 from workers.services import job_run
 from workers.versions import live_version
 
@@ -50,8 +56,9 @@ def _run_here(project: Project, kind: str, params: dict) -> Job:
     return job
 
 
-def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
-    groups = ensure_role_groups()
+def demo_project() -> Project:
+    """The loop's demo project, with the demo accounts as members (seed_demo makes them)."""
+    ensure_role_groups()
     project, _ = Project.objects.get_or_create(
         slug=SLUG,
         defaults={
@@ -70,19 +77,45 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
         user = User.objects.filter(username=username).first()
         if user is None:  # seed_demo makes the accounts (with passwords); do not invent any
             continue
-        user.groups.add(groups[role])
-        Membership.objects.get_or_create(project=project, user=user)
+        membership_set(project=project, user=user, role=role)
+    return project
+
+
+def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
+    project = demo_project()
+    reporter = LogReporter(log)
+    for _title, _share, step in STEPS:
+        step(project, log=log, reporter=reporter, seed=seed)
+
+
+def _catalog(
+    project: Project, *, log: Callable[[str], None], reporter: Reporter, seed: int
+) -> None:
     created = catalog_sync()
     log(f"query expansion: search catalog stored ({created} new products)")
-    family = FAMILY
-    if live_version(project, family) is None:
-        _train(project, log, seed)
+
+
+def _models(project: Project, *, log: Callable[[str], None], reporter: Reporter, seed: int) -> None:
+    if live_version(project, FAMILY) is None:
+        _train(project, log, seed, reporter)
+    if live_version(project, RELEVANCE_FAMILY) is None:
+        reporter.progress(0.9, log="training the term-relevance model (the serving guard)")
+        rel = _run_here(project, "qe_relevance", {"seed": 7 + seed})
+        log(
+            f"  term-relevance model (the serving guard): held-out accuracy "
+            f"{rel.metrics['heldout_accuracy']:.3f}"
+        )
+
+
+def _review_items(
+    project: Project, *, log: Callable[[str], None], reporter: Reporter, seed: int
+) -> None:
     if not project.items.filter(kind=KIND).exists():
         job = _run_here(project, "qe_review_items", {"count": REVIEW_ITEMS, "seed": 7 + seed})
         log(f"  {job.metrics['created']} expansions queued for review")
 
 
-def _train(project: Project, log: Callable[[str], None], seed: int) -> None:
+def _train(project: Project, log: Callable[[str], None], seed: int, reporter: Reporter) -> None:
     from workers.ml.runtime import torch_threads
 
     # One thread: on a small shared machine, several threads per process fight the other
@@ -92,8 +125,17 @@ def _train(project: Project, log: Callable[[str], None], seed: int) -> None:
         log(
             f"  pre-trained: loss {pre.metrics['loss_first']:.2f} -> {pre.metrics['loss_last']:.2f}"
         )
+        reporter.progress(0.5, log="fine-tuning the query expander")
         sft = _run_here(project, "qe_sft", {**SFT, "seed": 7 + seed})
         log(
             f"  fine-tuned: held-out recall@10 {sft.metrics['recall10']:.3f} "
             f"(no expansion {sft.metrics['recall10_none']:.3f}); live: {sft.metrics['live']}"
         )
+
+
+# The steps of the demo's data, in order, with their rough share of its time.
+STEPS = [
+    ("storing the search catalog", 0.1, _catalog),
+    ("training the query expander", 0.75, _models),
+    ("expansions for review", 0.15, _review_items),
+]

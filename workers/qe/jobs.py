@@ -150,3 +150,20 @@ def run_qe_review_items(
     reporter.log(f"expanding up to {params.count} search-log queries with the live model")
     created = review_items_create(project=job.project, count=params.count, seed=params.seed)
     return {"created": created}
+
+
+@dataclass(frozen=True)
+class QERelevanceParams:
+    seed: int = param(7, low=0, high=SEED_MAX)
+
+
+@register(
+    "qe_relevance",
+    queue="cpu",
+    title="Query expansion: train the term-relevance model (RL reward and serving guard)",
+    params=QERelevanceParams,
+)
+def run_qe_relevance(job: Job, reporter: JobReporter, params: QERelevanceParams) -> dict[str, Any]:
+    from workers.qe.guard import relevance_train
+
+    return relevance_train(job, reporter, seed=params.seed)

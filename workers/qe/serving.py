@@ -9,6 +9,13 @@ the weights takes many seconds on a cold process): the first request for a versi
 the load in a background thread and is answered "loading, retry" (``ModelLoading``, a 503
 with Retry-After). Web workers also load every live version when they start
 (``models_warm``, from the gunicorn hook in ``jdreview/gunicorn_conf.py``).
+
+The guard: each added term goes through the project's live term-relevance model (the
+``qe_term_relevance`` family, the model RL's query-level reward uses) and terms it rates
+below the project's threshold (``workers.qe.guard``) are dropped before search. With no
+live relevance model the answer says so and every term is searched. The relevance model is
+loaded with the language model (same background load, same 503 while loading); its MiniLM
+embeddings are cached per text, bounded.
 """
 
 from __future__ import annotations
@@ -18,20 +25,23 @@ import hashlib
 import threading
 import unicodedata
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 
 from jdreview.models import Project
 from workers.models import ModelVersion
-from workers.qe.apps import FAMILY
+from workers.qe.apps import FAMILY, RELEVANCE_FAMILY
+from workers.qe.guard import guard_threshold, relevance_version_ref
 from workers.qe.search import BackendUnavailable, default_backend, engine_for, products_by_sku
 from workers.versions import artifact_path, live_version
 
 MAX_QUERY_CHARS = 200
 CACHE_SECONDS = 3600
 RESULTS = 10
-LOADED_VERSIONS = 2
+LOADED_VERSIONS = 4  # the last two of each family: a promotion never waits for a load
+# Texts whose MiniLM embedding the guard keeps (384 floats each: about 15 MB).
+EMBEDDINGS_KEPT = 10_000
 
 
 class QueryError(ValueError):
@@ -99,7 +109,7 @@ def _load_in_background(version: ModelVersion) -> None:
     from django.db import connection
 
     try:
-        loaded_model(version)
+        _loaded_artifact(version)
         # The BM25 index is the other cold cost of a first answer; an empty catalog is
         # reported by the request itself.
         with contextlib.suppress(Exception):
@@ -115,12 +125,37 @@ def _load_in_background(version: ModelVersion) -> None:
 
 def models_warm() -> int:
     """Start loading every project's live version (a web worker calls this at start)."""
-    versions = ModelVersion.objects.filter(family=FAMILY, status=ModelVersion.Status.LIVE)
+    versions = ModelVersion.objects.filter(
+        family__in=(FAMILY, RELEVANCE_FAMILY), status=ModelVersion.Status.LIVE
+    )
     count = 0
     for version in versions:
         model_load_start(version)
         count += 1
     return count
+
+
+def _loaded_artifact(version: ModelVersion) -> Any:
+    """What a version serves with, loaded from its artifact once per process (blocking)."""
+    with _lock:
+        if version.artifact in _loaded:
+            _loaded.move_to_end(version.artifact)
+            return _loaded[version.artifact]
+    if version.family == RELEVANCE_FAMILY:
+        from workers.qe.ml.reward.relevance import relevance_load
+
+        loaded: Any = relevance_load(artifact_path(version), embedding_cache())
+    else:
+        from workers.qe.ml.model import load
+
+        model, tok = load(artifact_path(version))
+        model.eval()
+        loaded = (model, tok)
+    with _lock:
+        _loaded[version.artifact] = loaded
+        while len(_loaded) > LOADED_VERSIONS:
+            _loaded.popitem(last=False)
+    return loaded
 
 
 def loaded_model(version: ModelVersion) -> tuple[Any, Any]:
@@ -129,19 +164,26 @@ def loaded_model(version: ModelVersion) -> tuple[Any, Any]:
     This blocks while it loads: jobs and tests call it; requests go through
     :func:`expansion_for`, which does not wait.
     """
-    from workers.qe.ml.model import load
+    return cast(tuple[Any, Any], _loaded_artifact(version))
+
+
+def loaded_relevance(version: ModelVersion) -> Any:
+    """The TermRelevanceModel of a ``qe_term_relevance`` version (blocking, as above)."""
+    return _loaded_artifact(version)
+
+
+_embeddings: Any = None
+
+
+def embedding_cache() -> Any:
+    """The process's one MiniLM embedding cache for the guard (loading MiniLM takes seconds)."""
+    global _embeddings
+    from workers.qe.ml.reward.guard import BoundedEmbeddingCache
 
     with _lock:
-        if version.artifact in _loaded:
-            _loaded.move_to_end(version.artifact)
-            return _loaded[version.artifact]
-    model, tok = load(artifact_path(version))
-    model.eval()
-    with _lock:
-        _loaded[version.artifact] = (model, tok)
-        while len(_loaded) > LOADED_VERSIONS:
-            _loaded.popitem(last=False)
-    return model, tok
+        if _embeddings is None:
+            _embeddings = BoundedEmbeddingCache("cpu", max_items=EMBEDDINGS_KEPT)
+        return _embeddings
 
 
 def expand_terms(version: ModelVersion, queries: list[str]) -> list[list[str]]:
@@ -156,47 +198,99 @@ def expand_terms(version: ModelVersion, queries: list[str]) -> list[list[str]]:
     return out
 
 
-def expansion_for(
-    *, project: Project, query: str, backend: str | None = None, k: int = RESULTS
-) -> dict[str, Any]:
-    """The live version's expansion of ``query`` and the results with and without it.
+def _ready(versions: list[ModelVersion]) -> None:
+    """Raise ModelLoading (after starting the loads) unless every version is loaded here."""
+    pending = [v for v in versions if not model_is_loaded(v)]
+    for v in pending:
+        failed = _failed.pop(v.artifact, None)
+        if failed:
+            what = "term-relevance model" if v.family == RELEVANCE_FAMILY else "model"
+            raise NoLiveModel(f"the live {what} could not be loaded ({failed})")
+    for v in pending:
+        model_load_start(v)
+    if pending:
+        names = " and ".join(
+            f"{'term-relevance' if v.family == RELEVANCE_FAMILY else 'query-expansion'} "
+            f"model (v{v.version})"
+            for v in pending
+        )
+        raise ModelLoading(
+            f"the live {names} {'are' if len(pending) > 1 else 'is'} loading on this "
+            f"server; try again in {ModelLoading.retry_after_s} seconds"
+        )
 
-    ``query`` must have passed :func:`clean_query`. Raises NoLiveModel, or
-    BackendUnavailable for a backend this database cannot run.
+
+def expansion_for(
+    *,
+    project: Project,
+    query: str,
+    backend: str | None = None,
+    k: int = RESULTS,
+    threshold: float | None = None,
+) -> dict[str, Any]:
+    """The live version's expansion of ``query``, guarded, and the results with and
+    without it.
+
+    ``query`` must have passed :func:`clean_query`; ``threshold`` (checked by the caller,
+    0..1) overrides the project's guard threshold for this answer. Raises NoLiveModel,
+    ModelLoading, or BackendUnavailable for a backend this database cannot run.
     """
     from workers.qe.catalog import CatalogEmpty
 
     version = live_version(project, FAMILY)
     if version is None:
         raise NoLiveModel("no live query-expansion model in this project yet")
+    relevance = live_version(project, RELEVANCE_FAMILY)
+    threshold = guard_threshold(project) if threshold is None else threshold
     backend = backend or default_backend()
     norm = normalise(query)
-    digest = hashlib.sha256(f"{version.artifact}\n{norm}".encode()).hexdigest()[:40]
+    guard_key = f"{relevance.artifact}:{threshold!r}" if relevance is not None else "-"
+    digest = hashlib.sha256(f"{version.artifact}\n{guard_key}\n{norm}".encode()).hexdigest()[:40]
     key = f"qe:expand:{backend}:{k}:{digest}"
     hit = cache.get(key)
     if hit is not None:
         return {**hit, "query": query, "cached": True}
-    if not model_is_loaded(version):
-        failed = _failed.pop(version.artifact, None)
-        if failed:
-            raise NoLiveModel(f"the live model could not be loaded ({failed})")
-        model_load_start(version)
-        raise ModelLoading(
-            f"the live model (v{version.version}) is loading on this server; "
-            f"try again in {ModelLoading.retry_after_s} seconds"
-        )
+    _ready([version] if relevance is None else [version, relevance])
     try:
         engine = engine_for(backend)
     except CatalogEmpty as exc:
         raise NoLiveModel(str(exc)) from None
     terms = expand_terms(version, [norm])[0]
-    expanded = " ".join([norm, *terms])
+    if relevance is None:
+        kept_terms = terms
+        kept: list[dict[str, Any]] = [{"term": t, "score": None} for t in terms]
+        dropped: list[dict[str, Any]] = []
+        note = "no live term-relevance model in this project: added terms are not checked"
+    else:
+        from workers.qe.ml.reward.guard import guard_terms
+
+        kept_terms, kept_scored, dropped_scored = guard_terms(
+            loaded_relevance(relevance), norm, terms, threshold
+        )
+        kept = [{"term": t, "score": round(p, 3)} for t, p in kept_scored]
+        dropped = [{"term": t, "score": round(p, 3)} for t, p in dropped_scored]
+        note = ""
+    expanded = " ".join([norm, *kept_terms])
+    results = products_by_sku(engine.search(expanded, k))
     answer = {
         "version": {"id": version.pk, "number": version.version, "name": version.name},
         "backend": backend,
         "terms": terms,
+        "kept": kept,
+        "dropped": dropped,
+        "guard": {
+            "active": relevance is not None,
+            "threshold": threshold,
+            "version": relevance_version_ref(relevance),
+            "note": note,
+        },
         "expanded_query": expanded,
-        "results": products_by_sku(engine.search(expanded, k)),
+        "results": results,
+        # What the model's whole expansion would have returned: shown only when the guard
+        # changed the search.
+        "results_unguarded": (
+            products_by_sku(engine.search(" ".join([norm, *terms]), k)) if dropped else results
+        ),
         "results_without": products_by_sku(engine.search(norm, k)),
     }
     cache.set(key, answer, CACHE_SECONDS)

@@ -7,10 +7,6 @@ urlpatterns: list[URLPattern] = [
     re_path(r"^api/expand/?$", api.ExpandView.as_view(), name="api-expand"),
     path("p/<int:project_id>/qe/", views.loop_page, name="loop"),
     path("p/<int:project_id>/qe/expand/", views.expand_page, name="expand"),
+    path("p/<int:project_id>/qe/expand/guard/", views.guard_setting, name="guard"),
     path("p/<int:project_id>/qe/start/", views.start_job, name="start"),
-    path(
-        "p/<int:project_id>/qe/versions/<int:version_id>/promote/",
-        views.promote,
-        name="promote",
-    ),
 ]

@@ -1,5 +1,6 @@
 """Pages of the query-expansion loop: try the live model, and the loop's model page
-(versions with held-out scores, promotion, a button per training phase)."""
+(versions with held-out scores, a button per training phase; making a version live or
+rolling back is workers.version_views, for every family)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from jdreview.access import project_for
 from jdreview.http import AuthedHttpRequest
 from jdreview.roles import PERM_MODELS, has_perm
 from workers import services
-from workers.models import ModelVersion
 from workers.params import ParamError, params_from_form
 from workers.qe.apps import FAMILY
+from workers.qe.guard import GuardSettingError, guard_threshold, guard_threshold_set
 from workers.qe.search import BackendUnavailable
 from workers.qe.serving import (
     ModelLoading,
@@ -27,10 +28,10 @@ from workers.qe.serving import (
     clean_query,
     expansion_for,
 )
+from workers.qe.training import SERVABLE
 from workers.registry import get_kind
-from workers.versions import VersionError, live_version, model_version_promote, versions_of
+from workers.versions import live_version, versions_of
 
-SERVABLE = ("sft", "ppo", "grpo")
 # Buttons on the loop page: job kind -> label. Parameters are the kinds' defaults.
 STARTABLE = {
     "qe_catalog": "Store the search catalog",
@@ -39,6 +40,7 @@ STARTABLE = {
     "qe_ppo": "Phase 3: PPO",
     "qe_grpo": "Phase 3: GRPO",
     "qe_review_items": "Queue expansions for review",
+    "qe_relevance": "Train the term-relevance model (RL reward, serving guard)",
 }
 
 
@@ -48,7 +50,13 @@ def expand_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     """A search box: the live expansion of ``q`` and the results with and without it."""
     project = project_for(request.user, project_id)
     raw = request.GET.get("q")
-    context: dict[str, Any] = {"project": project, "q": raw or "", "answer": None, "error": ""}
+    context: dict[str, Any] = {
+        "project": project,
+        "q": raw or "",
+        "answer": None,
+        "error": "",
+        **_guard_context(request, project),
+    }
     status = 200
     if raw is not None:
         try:
@@ -66,6 +74,37 @@ def expand_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     if status == 503:
         response["Retry-After"] = str(ModelLoading.retry_after_s)
     return response
+
+
+def _guard_context(request: AuthedHttpRequest, project: Any) -> dict[str, Any]:
+    return {
+        "threshold": guard_threshold(project),
+        "can_set_threshold": has_perm(request.user, PERM_MODELS),
+        "threshold_error": "",
+    }
+
+
+@require_POST
+@login_required
+def guard_setting(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    """Set the guard threshold (managers); a bad value is a 400 showing what was typed."""
+    project = project_for(request.user, project_id, PERM_MODELS)
+    raw = request.POST.get("threshold", "")
+    try:
+        value = guard_threshold_set(project=project, value=raw, user=request.user)
+    except GuardSettingError as exc:
+        context = {
+            "project": project,
+            "q": "",
+            "answer": None,
+            "error": "",
+            **_guard_context(request, project),
+            "threshold": raw,
+            "threshold_error": str(exc),
+        }
+        return render(request, "qe/expand.html", context, status=400)
+    messages.success(request, f"Guard threshold set to {value:g}.")
+    return redirect(reverse("qe:expand", args=[project.pk]))
 
 
 @require_GET
@@ -108,23 +147,3 @@ def start_job(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         return redirect(back)
     messages.success(request, f"Started {job.kind} job #{job.pk}.")
     return redirect(reverse("workers:job", args=[job.pk]))
-
-
-@require_POST
-@login_required
-def promote(request: AuthedHttpRequest, project_id: int, version_id: int) -> HttpResponse:
-    project = project_for(request.user, project_id, PERM_MODELS)
-    back = reverse("qe:loop", args=[project.pk])
-    version = ModelVersion.objects.filter(pk=version_id, project=project, family=FAMILY).first()
-    if version is None:
-        messages.error(request, "no such query-expansion version in this project")
-    elif version.name not in SERVABLE:
-        messages.error(request, "a pre-trained model does not write expansions; fine-tune it first")
-    else:
-        try:
-            model_version_promote(version=version, user=request.user)
-        except VersionError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"v{version.version} ({version.name}) is now live.")
-    return redirect(back)

@@ -99,3 +99,24 @@ class TermRelevanceModel:
             return -1.0
         p = self.prob(query, terms)
         return float(2 * (p.sum() + p.min()) / (len(p) + 1) - 1)
+
+
+WEIGHTS_FILE = "term_relevance.safetensors"
+
+
+def relevance_save(model: TermRelevanceModel, path: str | os.PathLike[str]) -> None:
+    """Write the model's weights (safetensors) into the folder ``path``."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.linear.state_dict().items()}
+    save_file(state, os.path.join(path, WEIGHTS_FILE))
+
+
+def relevance_load(path: str | os.PathLike[str], cache: EmbeddingCache) -> TermRelevanceModel:
+    """The model saved by :func:`relevance_save` in ``path``, reading embeddings from ``cache``."""
+    from safetensors.torch import load_file
+
+    model = TermRelevanceModel(cache)
+    model.linear.load_state_dict(load_file(os.path.join(path, WEIGHTS_FILE)))
+    model.linear.eval()
+    return model
