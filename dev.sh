@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # jdreview developer entry point.
 #   ./dev.sh up     set everything up and run the app on the embedded default (SQLite, no
-#                   servers needed) with demo data: web server + a real Celery worker
-#                   (extra arguments go to `manage.py seed_demo`, e.g. --images 600)
+#                   servers needed) with demo data: web server + a real Celery worker, which
+#                   prepares the demo's data as a job once the site is up (extra arguments
+#                   go to `manage.py seed_demo`, e.g. --images 600)
 #   ./dev.sh test   lint, then the whole test suite (PostgreSQL + Redis, then the
 #                   backend-sensitive tests again on the embedded default)
 #   ./dev.sh setup  only create/refresh the virtual environment and assets
@@ -114,10 +115,13 @@ cmd_test() {
 cmd_up() {
   setup
   export JDREVIEW_VAR_DIR="${JDREVIEW_VAR_DIR:-$ROOT/var}"
+  # The web workers and the Celery worker write their metrics into one folder (/metrics).
+  export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$JDREVIEW_VAR_DIR/prometheus}"
   say "Migrating the database"
   "$PY" manage.py migrate --no-input -v0
-  say "Seeding the demo world (first run takes a few minutes)"
-  "$PY" manage.py seed_demo "$@"
+  # Accounts and projects only (seconds): the site starts now, the demo's data comes after.
+  say "Creating the demo accounts and projects"
+  "$PY" manage.py seed_demo --accounts-only "$@"
   local port="${PORT:-8000}"
   say "Starting a Celery worker (queues cpu and gpu)"
   "$VENV/bin/celery" -A jdreview worker -B -s "$JDREVIEW_VAR_DIR/celerybeat-schedule" \
@@ -125,9 +129,60 @@ cmd_up() {
     --without-gossip --without-mingle >"$JDREVIEW_VAR_DIR/worker.log" 2>&1 &
   local worker=$!
   trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
-  say "jdreview is at http://127.0.0.1:$port/  (API docs at /api/docs/, admin at /admin/)"
+  say "Starting the web server"
   "$VENV/bin/gunicorn" jdreview.wsgi -c jdreview/gunicorn_conf.py -b "127.0.0.1:$port" -w 2 --threads 4 \
-    --access-logfile - --log-level warning
+    --access-logfile - --log-level warning &
+  local web=$!
+  trap 'kill $worker $web 2>/dev/null || true' EXIT INT TERM
+  say "Waiting for /readyz (database, broker, the worker on both queues, beat, storage, models)"
+  if ! wait_ready "http://127.0.0.1:$port/readyz" "${READY_TIMEOUT_S:-180}" "$web"; then
+    echo "see $JDREVIEW_VAR_DIR/worker.log for the worker and beat" >&2
+    exit 1
+  fi
+  say "jdreview is at http://127.0.0.1:$port/  (API docs at /api/docs/, admin at /admin/)"
+  # The data as a seed_demo job on the worker; the home page shows its progress.
+  say "Preparing the demo's data on the worker (progress on the home page)"
+  "$PY" manage.py seed_demo --enqueue "$@" || echo "the demo's data was not queued (see above)" >&2
+  wait "$web"
+}
+
+wait_ready() {
+  # Polls the readiness probe until it answers 200, showing what still fails; on timeout,
+  # prints each failing check and returns non-zero.
+  "$PY" - "$1" "$2" "$3" <<'PY'
+import json, os, sys, time, urllib.error, urllib.request
+
+url, limit, server = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+start, last, body = time.monotonic(), None, {}
+while time.monotonic() - start < limit:
+    try:
+        os.kill(server, 0)
+    except ProcessLookupError:
+        sys.stderr.write("\nthe web server exited (its output is above)\n")
+        sys.exit(1)
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            sys.stderr.write(f"\r  ready after {time.monotonic() - start:.0f} s" + " " * 40 + "\n")
+            sys.exit(0)
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read() or b"{}")
+        waiting = ", ".join(body.get("failing", [])) or f"HTTP {exc.code}"
+    except (OSError, ValueError):
+        waiting = "the web server"
+    if waiting != last:
+        sys.stderr.write(f"\n  waiting for: {waiting}")
+        last = waiting
+    sys.stderr.write(".")
+    sys.stderr.flush()
+    time.sleep(1)
+sys.stderr.write(f"\n/readyz did not answer 200 within {limit:.0f} s; failing:\n")
+if not body:
+    sys.stderr.write("  the web server did not answer\n")
+for name, check in body.get("checks", {}).items():
+    if not check["ok"]:
+        sys.stderr.write(f"  {name}: {check['detail']}\n")
+sys.exit(1)
+PY
 }
 
 case "${1:-}" in

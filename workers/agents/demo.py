@@ -3,6 +3,9 @@ in the review queue (some already reviewed by simulated reviewers, for agreement
 step judge), a quickly trained base policy with its own traces, and one scoring run.
 
 Idempotent: each part runs only when its result is missing. About a minute on 2 cores.
+``demo_project()`` makes the project and ``STEPS`` are the data, each ``(title, share of the
+time, step)``: ``seed()`` runs them here, the ``seed_demo`` job (jdreview.demo_jobs) on a
+worker with a progress bar.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 
-from jdreview.models import Membership, Project
+from jdreview.models import Project
+from jdreview.projects import membership_set
 from labeling.models import Annotation, Item
 from workers.agents.apps import FAMILY
 from workers.agents.apps import KIND as TRACE_KIND
@@ -19,6 +24,7 @@ from workers.agents.generate import traces_generate
 from workers.agents.simulate import trace_reviews_simulate
 from workers.agents.training import PolicyRunConfig, policy_base_train
 from workers.models import Job, ModelVersion
+from workers.reporter import LogReporter, Reporter
 from workers.services import job_run
 
 SLUG = "agent-traces"
@@ -38,7 +44,8 @@ TASKS, RUNS, REVIEWS = 40, 2, 90
 DEMO_CONFIG = PolicyRunConfig(sft_steps=150, eval_tasks=20, eval_runs=2, n_embd=64)
 
 
-def _project() -> Project:
+def demo_project() -> Project:
+    """The loop's demo project, with the demo accounts as members (seed_demo makes them)."""
     project, _ = Project.objects.get_or_create(
         slug=SLUG,
         defaults={
@@ -50,29 +57,50 @@ def _project() -> Project:
         },
     )
     for user in get_user_model().objects.filter(username__in=DEMO_USERNAMES):
-        Membership.objects.get_or_create(project=project, user=user)
+        membership_set(project=project, user=user)
     return project
 
 
 def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
-    project = _project()
+    project = demo_project()
+    reporter = LogReporter(log)
+    for _title, _share, step in STEPS:
+        step(project, log=log, reporter=reporter, seed=seed)
 
-    def progress(fraction: float, message: str = "", metrics: dict | None = None) -> None:
-        if message:
-            log(f"  {message}")
 
-    traces = Item.objects.filter(project=project, kind=TRACE_KIND)
-    if not traces.filter(payload__agent="scripted").exists():
+def _traces(project: Project) -> QuerySet[Item]:
+    return Item.objects.filter(project=project, kind=TRACE_KIND)
+
+
+def _scripted(
+    project: Project, *, log: Callable[[str], None], reporter: Reporter, seed: int
+) -> None:
+    if not _traces(project).filter(payload__agent="scripted").exists():
         log("Agent traces: the scripted agent runs shopping tasks (some with planted flaws)…")
-        traces_generate(project=project, tasks=TASKS, runs=RUNS, seed=seed, progress=progress)
+        traces_generate(
+            project=project, tasks=TASKS, runs=RUNS, seed=seed, progress=reporter.stage()
+        )
+
+
+def _reviews(
+    project: Project, *, log: Callable[[str], None], reporter: Reporter, seed: int
+) -> None:
     if not Annotation.objects.filter(project=project, source="simulated").exists():
         log("Agent traces: simulated reviewers mark steps and outcomes…")
         trace_reviews_simulate(project=project, reviewers=3, labels=REVIEWS, seed=seed + 11)
+
+
+def _policy(project: Project, *, log: Callable[[str], None], reporter: Reporter, seed: int) -> None:
     if not ModelVersion.objects.filter(project=project, family=FAMILY).exists():
         log("Agent traces: training a tiny base policy (supervised)…")
-        version = policy_base_train(project=project, cfg=DEMO_CONFIG, progress=progress)
+        version = policy_base_train(project=project, cfg=DEMO_CONFIG, reporter=reporter)
         log(f"  {version}: held-out end-to-end {version.metrics['eval']['e2e']:.2f}")
-    if not traces.exclude(payload__agent="scripted").exists():
+
+
+def _policy_traces(
+    project: Project, *, log: Callable[[str], None], reporter: Reporter, seed: int
+) -> None:
+    if not _traces(project).exclude(payload__agent="scripted").exists():
         log("Agent traces: the base policy runs the same tasks…")
         traces_generate(
             project=project,
@@ -81,8 +109,13 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
             seed=seed,
             scripted=False,
             policy=True,
-            progress=progress,
+            progress=reporter.stage(),
         )
+
+
+def _scoring(
+    project: Project, *, log: Callable[[str], None], reporter: Reporter, seed: int
+) -> None:
     if not Job.objects.filter(project=project, kind="agent_score").exists():
         log("Agent traces: scoring every trace…")
         # Run in this process: the demo must not wait for a worker to be up.
@@ -90,3 +123,13 @@ def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
         done = job_run(job.pk)
         if done is not None and done.status == Job.Status.FAILED:
             log(f"  scoring failed: {done.error.splitlines()[0]}")
+
+
+# The steps of the demo's data, in order, with their rough share of its time.
+STEPS = [
+    ("scripted agent traces", 0.2, _scripted),
+    ("simulated reviews", 0.05, _reviews),
+    ("training the base policy", 0.5, _policy),
+    ("the base policy's traces", 0.15, _policy_traces),
+    ("scoring every trace", 0.1, _scoring),
+]
