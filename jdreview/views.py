@@ -9,8 +9,10 @@ from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseClientRefresh
 
 from jdreview.access import project_for, projects_for, require_perm
+from jdreview.demo_jobs import demo_progress_for
 from jdreview.http import AuthedHttpRequest
 from jdreview.loops import Loop, all_loops
 from jdreview.models import Project
@@ -18,17 +20,47 @@ from jdreview.panels import extra_panels
 from jdreview.roles import PERM_DASHBOARDS, has_perm, user_roles
 from labeling import stats
 
+# The projects list's orderings: the GET value, what the menu says, the ORM ordering.
+PROJECT_ORDERS = {
+    "name": ("Name", ("name", "pk")),
+    "newest": ("Newest first", ("-created_at", "-pk")),
+    "left": ("Most left to label", ("-n_open", "name", "pk")),
+}
+
 
 @require_GET
 @login_required
 def home(request: AuthedHttpRequest) -> HttpResponse:
-    projects = projects_for(request.user).annotate(
+    preparing = demo_progress_for(request.user)
+    if request.GET.get("part") == "preparation":  # the preparation block's htmx poll
+        if preparing is None or not preparing.pending:
+            return HttpResponseClientRefresh()  # done: the whole page, with its new counts
+        return render(request, "_demo_progress.html", {"preparing": preparing})
+    query = request.GET.get("q", "").strip()[:200]
+    order = request.GET.get("order", "name")
+    if order not in PROJECT_ORDERS:
+        order = "name"  # an old or hand-made link still shows the list, in the default order
+    projects = projects_for(request.user)
+    if query:
+        projects = projects.filter(name__icontains=query)
+    projects = projects.annotate(
         n_items=Count("items", distinct=True),
         n_open=Count("items", filter=Q(items__done_count=0), distinct=True),
         # Only ad images are gated, so only projects with some have audits to do.
         n_ad_images=Count("items", filter=Q(items__kind="ad_image"), distinct=True),
+    ).order_by(*PROJECT_ORDERS[order][1])
+    return render(
+        request,
+        "home.html",
+        {
+            "projects": projects,
+            "roles": user_roles(request.user),
+            "preparing": preparing,
+            "query": query,
+            "order": order,
+            "orders": [(value, label) for value, (label, _) in PROJECT_ORDERS.items()],
+        },
     )
-    return render(request, "home.html", {"projects": projects, "roles": user_roles(request.user)})
 
 
 @dataclass(frozen=True)
@@ -70,7 +102,7 @@ def project_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         context["gate"] = gate
         context["gate_metrics"] = gate_metrics(project)
         context["chart"] = tradeoff_svg(
-            gate.calibration.get("curve", []), gate.target, gate.thresholds.get("launch")
+            gate.calibration.get("curve", []), gate.target, gate.chart_launch
         )
     return render(request, "project.html", context)
 

@@ -32,6 +32,13 @@ class Gate(models.Model):
     def __str__(self) -> str:
         return f"gate of {self.project}"
 
+    @property
+    def chart_launch(self) -> float | None:
+        """The launch threshold of the population the stored curve is of (the largest
+        calibrated one: ``calibration["primary"]``), for the trade-off chart's point."""
+        primary = self.calibration.get("primary") or ""
+        return (self.calibration.get("populations") or {}).get(primary, {}).get("launch")
+
 
 class Decision(models.Model):
     """The ensemble's scores for an image and what the gate decided."""

@@ -58,10 +58,30 @@ def _score_items(ensemble: Any, items: list[Item]) -> dict[str, np.ndarray]:
     return scores
 
 
+def _curve(calibration: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "threshold": p.threshold,
+            "launched": p.n_launched,
+            "share": p.share_launched,
+            "usable_rate": p.usable_rate,
+            "lower_bound": p.lower_bound,
+            "passed": p.passed,
+        }
+        for p in calibration.curve
+    ]
+
+
 def gate_calibrate(project: Project) -> dict[str, Any]:
-    """Calibrate launch/reject thresholds on the project's held-out labeled images so that
-    the usable rate among launched images meets the target with the gate's confidence."""
-    from rewards.ml.gate import calibrate
+    """Calibrate launch/reject thresholds on the project's held-out labeled images, per
+    population (the item's source), so that the usable rate among launched images of each
+    population meets the target with the gate's confidence on that population's own labels.
+
+    Stored keyed by population: ``gate.thresholds = {"populations": {source: thresholds}}``
+    (only populations with enough labels of their own) and ``gate.calibration`` with a
+    summary per population; its top-level ``curve`` is the largest calibrated population's,
+    for the charts."""
+    from rewards.ml.gate import calibrate_populations
     from rewards.ml.train import split_for
 
     gate = gate_for(project)
@@ -83,32 +103,95 @@ def gate_calibrate(project: Project) -> dict[str, Any]:
         items = [i for i in items if _has_ref(i)]
     scores = _score_items(ensemble, items) if items else {a: np.zeros(0) for a in versions}
     y = np.array([usable[i.pk] >= 0.5 for i in items], dtype=int)
-    calibration = calibrate(scores, y, target=gate.target, delta=1 - gate.confidence)
-    th = calibration.thresholds
-    gate.thresholds = th.to_dict()
+    sources = [i.source for i in items]
+    by_pop = calibrate_populations(
+        scores, y, sources, target=gate.target, delta=1 - gate.confidence
+    )
+    summaries: dict[str, dict[str, Any]] = {}
+    thresholds: dict[str, dict[str, Any]] = {}
+    for name, pc in by_pop.items():
+        ys = y[[s == name for s in sources]]
+        summary: dict[str, Any] = {
+            "n": pc.n,
+            "needed": pc.needed,
+            "usable_share": float(ys.mean()) if len(ys) else None,
+            "calibrated": pc.calibration is not None,
+            "launch": None,
+            "reject": None,
+            "proved": False,
+            "curve": [],
+        }
+        if pc.calibration is not None:
+            th = pc.calibration.thresholds
+            thresholds[name] = th.to_dict()
+            summary.update(
+                launch=th.launch,
+                reject=th.reject,
+                proved=th.launch is not None,
+                curve=_curve(pc.calibration),
+            )
+        summaries[name] = summary
+    calibrated = [name for name in summaries if summaries[name]["calibrated"]]
+    primary = max(calibrated, key=lambda name: summaries[name]["n"], default=None)
+    gate.thresholds = {"populations": thresholds}
     gate.calibration = {
-        "n": calibration.n,
+        "n": len(y),
         "usable_share": float(y.mean()) if len(y) else None,
-        "curve": [
-            {
-                "threshold": p.threshold,
-                "launched": p.n_launched,
-                "share": p.share_launched,
-                "usable_rate": p.usable_rate,
-                "lower_bound": p.lower_bound,
-                "passed": p.passed,
-            }
-            for p in calibration.curve
-        ],
+        "primary": primary,
+        "curve": summaries[primary]["curve"] if primary else [],
+        "populations": summaries,
     }
     gate.model_versions = {a: v.pk for a, v in versions.items()}
     gate.calibrated_at = timezone.now()
     gate.save(update_fields=["thresholds", "calibration", "model_versions", "calibrated_at"])
+    main = summaries[primary] if primary else {}
     return {
-        "calibrated": th.launch is not None,
-        "launch_threshold": th.launch,
-        "reject_threshold": th.reject,
-        "heldout": calibration.n,
+        "calibrated": any(s["proved"] for s in summaries.values()),
+        "launch_threshold": main.get("launch"),
+        "reject_threshold": main.get("reject"),
+        "heldout": len(y),
+        "populations": {
+            name: {k: s[k] for k in ("n", "needed", "launch", "reject", "proved")}
+            for name, s in summaries.items()
+        },
+    }
+
+
+def gate_populations(project: Project, gate: Any) -> dict[str, Any]:
+    """What the models page shows of the gate per population: each population that has ad
+    images or held-out labels, with its calibration (n, thresholds, whether it proved the
+    target) or why it is held. One query, whatever the number of items."""
+    from django.db.models import Count
+
+    counts = dict(
+        Item.objects.filter(project=project, kind=AD_IMAGE)
+        .values_list("source")
+        .annotate(n=Count("pk"))
+        .values_list("source", "n")
+    )
+    summaries = gate.calibration.get("populations") or {}
+    legacy = bool(gate.calibrated_at) and "populations" not in (gate.thresholds or {})
+    labels = dict(Item.Source.choices)
+    rows = []
+    for name in sorted(set(counts) | set(summaries)):
+        s = summaries.get(name) or {}
+        rows.append(
+            {
+                "name": name,
+                "label": labels.get(name, name),
+                "items": counts.get(name, 0),
+                "n": s.get("n", 0),
+                "needed": s.get("needed"),
+                "calibrated": bool(s.get("calibrated")),
+                "launch": s.get("launch"),
+                "reject": s.get("reject"),
+                "proved": bool(s.get("proved")),
+            }
+        )
+    return {
+        "rows": rows,
+        "held": [r for r in rows if not r["calibrated"] and r["items"]],
+        "legacy": legacy,
     }
 
 
@@ -120,8 +203,11 @@ def images_score(
 
     An image people have labeled (or a gold image, whose answer is known) is theirs to
     decide: the gate never launches an ad a reviewer called defective, and the ops audit
-    sample holds only the gate's own decisions, so its estimates are about the gate."""
-    from rewards.ml.gate import GateThresholds, decide
+    sample holds only the gate's own decisions, so its estimates are about the gate.
+
+    Each image is decided with its own population's thresholds; one whose population has
+    no calibration of its own is held for review, never launched or rejected."""
+    from rewards.ml.gate import GateThresholds, decide, decide_population, population_thresholds
 
     loaded = live_ensemble(project)
     if loaded is None:
@@ -129,11 +215,11 @@ def images_score(
     ensemble, versions = loaded
     gate = gate_for(project)
     current = {a: v.pk for a, v in versions.items()}
-    if gate.thresholds and gate.model_versions == current:
-        thresholds = GateThresholds.from_dict(gate.thresholds)
-    else:
+    stale: GateThresholds | None = None
+    by_population = population_thresholds(gate.thresholds)
+    if gate.model_versions != current:
         # Not calibrated for these models: every image goes to a person.
-        thresholds = GateThresholds(aspects=list(versions), launch=None, reject=None)
+        stale = GateThresholds(aspects=list(versions), launch=None, reject=None)
     todo = Item.objects.filter(UNJUDGED, project=project, kind=AD_IMAGE).exclude(image="")
     if not rescore:
         todo = todo.filter(decision__isnull=True)
@@ -165,7 +251,11 @@ def images_score(
         scores = _score_items(ensemble, items) if items else {}
         for j, item in enumerate(items):
             per = {a: round(float(scores[a][j]), 5) for a in scores}
-            d = decide(per, thresholds)
+            d = (
+                decide(per, stale)
+                if stale is not None
+                else decide_population(per, item.source, by_population)
+            )
             rows.append(
                 {
                     "item_id": item.pk,
@@ -208,4 +298,4 @@ def _prioritise_uncertain(items: list[Item], scores: dict[str, np.ndarray]) -> N
     Item.objects.bulk_update(todo, ["priority"], batch_size=500)
 
 
-__all__ = ["Decision", "gate_calibrate", "images_score", "live_ensemble"]
+__all__ = ["Decision", "gate_calibrate", "gate_populations", "images_score", "live_ensemble"]

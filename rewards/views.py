@@ -20,13 +20,11 @@ from jdreview.models import Project
 from jdreview.roles import PERM_AUDIT, PERM_MODELS
 from labeling.schemas import AD_ASPECTS
 from labeling.services import QueueError
-from rewards import audits, registry, selectors
+from rewards import audits, scoring, selectors
 from rewards.charts import tradeoff_svg
 from rewards.models import Audit, Decision
 from rewards.training import labels_since_last_training
-from workers.models import ModelVersion
 from workers.services import job_create, job_start
-from workers.versions import VersionError, model_version_promote, model_version_rollback
 
 
 @require_GET
@@ -38,6 +36,8 @@ def models_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
 
 def _render_models(request: AuthedHttpRequest, project: Project, status: int = 200) -> HttpResponse:
     gate = audits.gate_for(project)
+    populations = scoring.gate_populations(project, gate)
+    primary = gate.calibration.get("primary")
     return render(
         request,
         "rewards/models.html",
@@ -47,8 +47,13 @@ def _render_models(request: AuthedHttpRequest, project: Project, status: int = 2
             "versions": selectors.versions_by_aspect(project),
             "metrics": selectors.gate_metrics(project),
             "new_labels": labels_since_last_training(project),
+            "populations": populations,
+            "primary": primary,
+            # The chart is the largest calibrated population's trade-off, with its point.
             "chart": tradeoff_svg(
-                gate.calibration.get("curve", []), gate.target, gate.thresholds.get("launch")
+                gate.calibration.get("curve", []),
+                gate.target,
+                gate.chart_launch,
             ),
         },
         status=status,
@@ -63,7 +68,9 @@ def gate_settings(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
     try:
         with transaction.atomic():
-            _, recalibrate = audits.gate_settings_update(project=project, values=request.POST)
+            _, recalibrate = audits.gate_settings_update(
+                project=project, values=request.POST, user=request.user
+            )
             if recalibrate:
                 job_create(kind="calibrate_gate", params={}, project=project, user=request.user)
     except ValueError as exc:
@@ -79,40 +86,17 @@ def gate_settings(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def model_action(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
+    """The gate's jobs: retrain, recalibrate, score. (A version is made live or rolled back
+    by workers.version_views, which recalibrates the gate through rewards.apps.)"""
     project = project_for(request.user, project_id, PERM_MODELS)
     action = request.POST.get("action", "")
-    back = redirect(reverse("rewards:models", args=[project.pk]))
-    try:
-        if action in ("promote", "rollback"):
-            if action == "promote":
-                version = ModelVersion.objects.filter(
-                    project=project, family=registry.FAMILY, pk=request.POST.get("version") or 0
-                ).first()
-                if version is None:
-                    raise Http404("no such model version")
-                model_version_promote(version=version, user=request.user, note="manual")
-                messages.success(request, f"{version.slot} v{version.version} is live.")
-            else:
-                aspect = request.POST.get("aspect", "")
-                if aspect not in AD_ASPECTS:
-                    raise VersionError(f"unknown aspect {aspect!r}")
-                version = model_version_rollback(
-                    project=project, family=registry.FAMILY, slot=aspect, user=request.user
-                )
-                messages.success(request, f"Rolled back: {aspect} v{version.version} is live.")
-            with transaction.atomic():
-                job_create(kind="calibrate_gate", params={}, project=project, user=request.user)
-            return back
-        kinds = {"retrain": "train_rewards", "score": "score_images", "calibrate": "calibrate_gate"}
-        if action not in kinds:
-            messages.error(request, f"unknown action {action!r}")
-            return back
-        # A person's button: the one start path every page and the API use.
-        job = job_start(project=project, kind=kinds[action], params={}, user=request.user)
-        return redirect(reverse("workers:job", args=[job.pk]))
-    except VersionError as exc:
-        messages.error(request, str(exc))
-        return back
+    kinds = {"retrain": "train_rewards", "score": "score_images", "calibrate": "calibrate_gate"}
+    if action not in kinds:
+        messages.error(request, f"unknown action {action!r}")
+        return redirect(reverse("rewards:models", args=[project.pk]))
+    # A person's button: the one start path every page and the API use.
+    job = job_start(project=project, kind=kinds[action], params={}, user=request.user)
+    return redirect(reverse("workers:job", args=[job.pk]))
 
 
 # The audit queue can keep to one kind of gate decision (?outcome=launch, say), with the

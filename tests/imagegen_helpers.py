@@ -64,14 +64,18 @@ def live_reward_models(project: Project) -> dict[str, ModelVersion]:
     return live
 
 
-def gate_thresholds(project: Project, *, launch: float | None) -> None:
-    """Calibrate the gate by hand for the live models (launch above ``launch``)."""
+def gate_thresholds(
+    project: Project, *, launch: float | None, populations: tuple[str, ...] = ("generated",)
+) -> None:
+    """Calibrate the gate by hand for the live models (launch above ``launch``) on the
+    given populations (item sources); images of any other population are held."""
     from rewards.audits import gate_for
     from rewards.ml.gate import GateThresholds
     from rewards.registry import live_versions
 
     live = live_versions(project)
     gate = gate_for(project)
-    gate.thresholds = GateThresholds(aspects=sorted(live), launch=launch, reject=None).to_dict()
+    th = GateThresholds(aspects=sorted(live), launch=launch, reject=None).to_dict()
+    gate.thresholds = {"populations": {p: th for p in populations}}
     gate.model_versions = {a: v.pk for a, v in live.items()}
     gate.save(update_fields=["thresholds", "model_versions"])

@@ -11,6 +11,10 @@ delta / n_starts each (Bonferroni), so one unlucky stretch of strict thresholds 
 the search. The loosest passing threshold is used, which maximises the share launched
 subject to the guarantee. The reject threshold is calibrated the same way so that
 rejected images are rarely usable.
+
+A calibration holds for the population it was measured on, so the gate keeps one per
+population (an item's source: world, upload, import, generated), each from that
+population's own labels, and an item of a population without one is held for a person.
 """
 
 from __future__ import annotations
@@ -25,6 +29,17 @@ from scipy.stats import beta
 
 Action = Literal["launch", "review", "reject"]
 Combine = Literal["min", "product"]
+
+# Fixed sequences the threshold search starts from (Bonferroni: each at delta / N_STARTS).
+N_STARTS = 4
+
+# The fewest held-out labels a population is calibrated on. What the bound needs depends on
+# the target (min_population_n): a perfect record of m launched items passes only when
+# target**m <= delta / N_STARTS, which at 95% confidence takes 42 items for a 90% target and
+# 217 for 98%, and rejecting with at most 5% usable among rejected takes 86 rejected. This
+# floor is for low targets, where the bound alone would accept a handful (3 items at 50%
+# with 50% confidence): a population's calibration rests on more than a handful of labels.
+MIN_POPULATION_N = 50
 
 
 def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
@@ -45,6 +60,12 @@ def min_count_for(target: float, alpha: float) -> int:
     """Fewest items for which a perfect record can show rate >= target at level alpha:
     thresholds launching fewer cannot pass, so the sequence starts there."""
     return max(1, math.ceil(math.log(alpha) / math.log(target)))
+
+
+def min_population_n(target: float, delta: float, n_starts: int = N_STARTS) -> int:
+    """Held-out labels a population needs before it is calibrated on its own: fewer could
+    not show the target even if every launched item were usable."""
+    return max(MIN_POPULATION_N, min_count_for(target, delta / n_starts))
 
 
 def launch_score(scores: Mapping[str, np.ndarray], combine: Combine = "product") -> np.ndarray:
@@ -183,7 +204,7 @@ def calibrate(
     max_usable_rejected: float = 0.05,
     combine: Combine = "product",
     max_points: int = 200,
-    n_starts: int = 4,
+    n_starts: int = N_STARTS,
 ) -> Calibration:
     """Pick launch and reject thresholds on labelled calibration images.
 
@@ -248,6 +269,77 @@ def calibrate(
     if rpassed.any():
         th.reject = max(p.threshold for p in reject_curve if p.passed)
     return Calibration(thresholds=th, curve=curve, reject_curve=reject_curve, n=n)
+
+
+@dataclass
+class PopulationCalibration:
+    population: str
+    n: int  # held-out labeled items of this population
+    needed: int  # min_population_n at the gate's target and confidence
+    calibration: Calibration | None  # None: fewer than `needed`, so not calibrated
+
+
+def calibrate_populations(
+    scores: Mapping[str, np.ndarray],
+    usable: np.ndarray,
+    populations: Sequence[str],
+    *,
+    target: float = 0.98,
+    delta: float = 0.05,
+    max_usable_rejected: float = 0.05,
+    combine: Combine = "product",
+) -> dict[str, PopulationCalibration]:
+    """`calibrate` on each population's own items, with the same target and confidence.
+    `populations` names each item's population; one with fewer than `min_population_n`
+    items stays uncalibrated (its items are held, never launched or rejected)."""
+    y = np.asarray(usable, dtype=int)
+    pops = np.asarray(populations, dtype=object)
+    needed = min_population_n(target, delta)
+    out = {}
+    for name in sorted(set(pops.tolist())):
+        mask = pops == name
+        n = int(mask.sum())
+        cal = None
+        if n >= needed:
+            cal = calibrate(
+                {a: np.asarray(s, dtype=float)[mask] for a, s in scores.items()},
+                y[mask],
+                target=target,
+                delta=delta,
+                max_usable_rejected=max_usable_rejected,
+                combine=combine,
+            )
+        out[name] = PopulationCalibration(name, n, needed, cal)
+    return out
+
+
+def population_thresholds(stored: Mapping) -> dict[str, GateThresholds]:
+    """Per-population thresholds from a gate's stored JSON (``{"populations": {name:
+    thresholds}}``). A row from before populations were kept (thresholds at the top level)
+    does not say which population it was measured on, so it calibrates none: every item is
+    held until the gate is recalibrated."""
+    pops = stored.get("populations")
+    if not isinstance(pops, Mapping):
+        return {}
+    return {str(p): GateThresholds.from_dict(d) for p, d in pops.items()}
+
+
+def uncalibrated_reason(population: str) -> str:
+    return f"no calibration for {population} items yet: a person must judge it"
+
+
+def decide_population(
+    scores: Mapping[str, float],
+    population: str,
+    by_population: Mapping[str, GateThresholds],
+) -> Decision:
+    """Decide one image with its own population's thresholds; an image whose population
+    has none is held for review: launching or rejecting it would lean on a bound measured
+    on other images."""
+    thresholds = by_population.get(population)
+    if thresholds is None:
+        return Decision("review", None, uncalibrated_reason(population))
+    return decide(scores, thresholds)
 
 
 def evaluate(
