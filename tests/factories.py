@@ -68,3 +68,25 @@ def add_member(user, project: Project) -> None:  # type: ignore[no-untyped-def]
 
 GOOD = {"shape": "ok", "placement": "ok", "color": "ok", "usable": "yes"}
 BAD_SHAPE = {"shape": "defect", "placement": "ok", "color": "ok", "usable": "no"}
+
+
+def live_stand_in(project: Project, ensemble, monkeypatch, aspects=("shape", "placement", "color")):  # type: ignore[no-untyped-def]
+    """Version 1 of each aspect's reward model, live, with ``ensemble`` (a stand-in that
+    scores without weights) as what rewards.scoring loads for it."""
+    from rewards import scoring
+    from workers.models import ModelVersion
+
+    versions = {
+        a: ModelVersion.objects.create(
+            project=project,
+            family="aspect_reward",
+            slot=a,
+            version=1,
+            name="train",
+            status="live",
+            artifact="-",
+        )
+        for a in aspects
+    }
+    monkeypatch.setattr(scoring, "live_ensemble", lambda p: (ensemble, versions))
+    return versions

@@ -18,8 +18,7 @@ from rewards.ml.aspects import AspectRegistry, AspectSpec
 from rewards.ml.train import split_for
 from rewards.models import Audit, Decision
 from rewards.selectors import gate_metrics
-from tests.factories import ItemFactory
-from workers.models import ModelVersion
+from tests.factories import ItemFactory, live_stand_in
 
 pytestmark = [pytest.mark.django_db]
 ASPECTS = ("shape", "placement", "color")
@@ -70,19 +69,7 @@ def scored_world(project, annotator, monkeypatch):  # type: ignore[no-untyped-de
         Annotation.objects.create(item=item, project=project, user=annotator, values=values)
         Item.objects.filter(pk=item.pk).update(done_count=1)
     fake = StandInEnsemble(truths)
-    versions = {
-        a: ModelVersion.objects.create(
-            project=project,
-            family="aspect_reward",
-            slot=a,
-            version=1,
-            name="train",
-            status="live",
-            artifact="-",
-        )
-        for a in ASPECTS
-    }
-    monkeypatch.setattr(scoring, "live_ensemble", lambda p: (fake, versions))
+    live_stand_in(project, fake, monkeypatch, ASPECTS)
     return project
 
 

@@ -23,7 +23,7 @@ from rewards.ml.aspects import AspectRegistry, AspectSpec
 from rewards.ml.gate import GateThresholds, decide
 from rewards.ml.train import split_for
 from rewards.models import Decision
-from workers.models import ModelVersion
+from tests.factories import live_stand_in
 
 pytestmark = [pytest.mark.django_db]
 ASPECTS = ("shape", "placement", "color")
@@ -56,19 +56,7 @@ class StandIn:
 def gate_world(project, monkeypatch):  # type: ignore[no-untyped-def]
     """A project with live models (the stand-in) and a gate at the demo's 90% target."""
     fake = StandIn()
-    versions = {
-        a: ModelVersion.objects.create(
-            project=project,
-            family="aspect_reward",
-            slot=a,
-            version=1,
-            name="train",
-            status="live",
-            artifact="-",
-        )
-        for a in ASPECTS
-    }
-    monkeypatch.setattr(scoring, "live_ensemble", lambda p: (fake, versions))
+    live_stand_in(project, fake, monkeypatch, ASPECTS)
     gate = gate_for(project)
     gate.target, gate.audit_launched_rate, gate.audit_other_rate = 0.9, 0.0, 0.0
     gate.save()
