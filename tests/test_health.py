@@ -22,7 +22,8 @@ from workers import tasks
 from workers.heartbeats import BEAT, heartbeat_record, queue_heartbeat
 from workers.models import Heartbeat, Job, ModelVersion
 
-pytestmark = pytest.mark.django_db
+# The broker check differs between Redis and the embedded SQLAlchemy broker: run on both.
+pytestmark = [pytest.mark.django_db, pytest.mark.backend]
 
 # A probe comes from the load balancer, by address: not one of ALLOWED_HOSTS.
 PROBE = {"HTTP_HOST": "10.0.0.7:8000"}
