@@ -44,15 +44,16 @@ class RequestIdMiddleware:
         with log_context(request_id=request_id):
             response = self.get_response(request)
             response[HEADER] = request_id
-            ms = (time.perf_counter() - started) * 1000
-            logger.info(
-                "%s %s %s %.0f ms",
-                request.method,
-                request.path,
-                response.status_code,
-                ms,
-                extra=_request_fields(request, response.status_code, ms),
-            )
+            if logger.isEnabledFor(logging.INFO):  # the fields are not built for nobody
+                ms = (time.perf_counter() - started) * 1000
+                logger.info(
+                    "%s %s %s %.0f ms",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    ms,
+                    extra=_request_fields(request, response.status_code, ms),
+                )
         return response
 
 
