@@ -31,6 +31,11 @@ def _annotations(project: Project) -> QuerySet[Annotation]:
     )
 
 
+def export_count(project: Project) -> int:
+    """How many annotations an export of ``project`` writes (counted first, for progress)."""
+    return _annotations(project).count()
+
+
 def export_record(
     *,
     project: Project,

@@ -16,6 +16,7 @@ from workers.params import SEED_MAX, param
 from workers.registry import register
 
 if TYPE_CHECKING:
+    from workers.ml.runtime import Progress
     from workers.models import Job
     from workers.reporter import JobReporter
 
@@ -72,6 +73,9 @@ def run_simulate_labels(
     return {"labels": stored}
 
 
+EXPORT_PROGRESS_EVERY = 500  # rows between two progress reports of an export
+
+
 @dataclass(frozen=True)
 class ExportParams:
     format: str = param(
@@ -86,8 +90,16 @@ def run_export(job: Job, reporter: JobReporter, params: ExportParams) -> dict[st
     assert job.project is not None
     fmt = params.format
     writer = exports.export_jsonl if fmt == "jsonl" else exports.export_hf
-    lines = list(writer(job.project))
-    reporter.progress(0.8, log=f"{len(lines)} annotations")
+    total = exports.export_count(job.project)
+    reporter.log(f"exporting {total} annotations as {fmt}")
+    # Writing the rows fills the bar to 80%; saving the file is the rest.
+    progress: Progress[str] = reporter.stage(0.0, 0.8)
+    lines: list[str] = []
+    for line in writer(job.project):
+        lines.append(line)
+        if len(lines) % EXPORT_PROGRESS_EVERY == 0:
+            progress(min(1.0, len(lines) / max(total, 1)), f"{len(lines)}/{total} annotations")
+    progress(1.0, f"{len(lines)} annotations")
     # The random part keeps the name unguessable (the file is served only to people who may
     # manage the project's data, but a name should not tell what exists either).
     name = default_storage.save(

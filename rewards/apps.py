@@ -22,7 +22,7 @@ class RewardsConfig(AppConfig):
 
         # Every promotion path of the one registry (pages, jobs, admin) must load an aspect
         # model fully before it goes live.
-        family_register(FAMILY, check=check_artifact)
+        family_register(FAMILY, check=check_artifact, page=("rewards:models", False))
         # A person who changes a live aspect model changes what the gate's thresholds were
         # measured with: recalibrate.
         on_live_change(FAMILY, _recalibrate)

@@ -36,6 +36,7 @@ ALLOCATION_ATTEMPTS = 5
 ArtifactCheck = Callable[[ModelVersion], None]
 _ARTIFACT_CHECKS: dict[str, ArtifactCheck] = {}
 _FAMILIES: set[str] = set()
+_PAGES: dict[str, tuple[str, bool]] = {}
 
 
 class VersionError(Exception):
@@ -51,13 +52,23 @@ def artifact_path(version: ModelVersion) -> Path:
     return artifact_root() / version.artifact
 
 
-def family_register(name: str, *, check: ArtifactCheck | None = None) -> None:
+def family_register(
+    name: str, *, check: ArtifactCheck | None = None, page: tuple[str, bool] | None = None
+) -> None:
     """The app that trains a family of models registers it (in its AppConfig.ready()), and
-    may say what a servable artifact is (the rewards app: the model loads fully). The
-    check raises :class:`VersionError`."""
+    may say what a servable artifact is (the rewards app: the model loads fully; the check
+    raises :class:`VersionError`) and where its versions are shown: ``page`` is a URL name
+    and whether it takes the version's id after the project's (links from a job's page)."""
     _FAMILIES.add(name)
     if check is not None:
         _ARTIFACT_CHECKS[name] = check
+    if page is not None:
+        _PAGES[name] = page
+
+
+def family_page(name: str) -> tuple[str, bool] | None:
+    """The page a family's versions are shown on, as registered (None: no page)."""
+    return _PAGES.get(name)
 
 
 def families() -> frozenset[str]:

@@ -11,16 +11,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from jdreview.access import project_for, projects_for, require_perm
 from jdreview.http import AuthedHttpRequest
-from jdreview.roles import PERM_MODELS
+from jdreview.roles import PERM_DATA, PERM_MODELS, has_perm
 from workers import services
-from workers.models import Job
+from workers.models import Job, ModelVersion
 from workers.params import ParamError, params_from_form
 from workers.registry import all_kinds
+from workers.versions import family_page
 
 
 def _job_for(request: AuthedHttpRequest, job_id: int) -> Job:
@@ -31,16 +32,44 @@ def _job_for(request: AuthedHttpRequest, job_id: int) -> Job:
     return job
 
 
+def _made(request: AuthedHttpRequest, job: Job) -> list[tuple[str, str]]:
+    """Links to what a finished job made that this person may open: the model versions it
+    registered (on their family's page) and its export file (people who manage data)."""
+    if job.project is None or not job.is_finished:
+        return []
+    links: list[tuple[str, str]] = []
+    for v in ModelVersion.objects.filter(job=job, project=job.project).order_by("pk"):
+        page = family_page(v.family)
+        if page is None:
+            continue
+        name, by_id = page
+        try:
+            url = reverse(name, args=[job.project.pk, v.pk] if by_id else [job.project.pk])
+        except NoReverseMatch:
+            continue
+        links.append((str(v), url))
+    artifacts = job.artifacts if isinstance(job.artifacts, dict) else {}
+    file = artifacts.get("file")
+    if isinstance(file, str) and file and has_perm(request.user, PERM_DATA):
+        links.append((file.rsplit("/", 1)[-1], reverse("media", args=[file])))
+    return links
+
+
+def _job_context(request: AuthedHttpRequest, job_id: int) -> dict[str, object]:
+    job = _job_for(request, job_id)
+    return {"job": job, "made": _made(request, job)}
+
+
 @require_GET
 @login_required
 def job_page(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
-    return render(request, "workers/job.html", {"job": _job_for(request, job_id)})
+    return render(request, "workers/job.html", _job_context(request, job_id))
 
 
 @require_GET
 @login_required
 def job_progress(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
-    return render(request, "workers/_progress.html", {"job": _job_for(request, job_id)})
+    return render(request, "workers/_progress.html", _job_context(request, job_id))
 
 
 @require_http_methods(["GET", "POST"])

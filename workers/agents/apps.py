@@ -26,3 +26,9 @@ class AgentsConfig(loops.LoopConfig):
         families=(FAMILY,),
         active_when_empty=False,
     )
+
+    def ready(self) -> None:
+        super().ready()
+        from workers.versions import family_register
+
+        family_register(FAMILY, page=("agents:compare", False))

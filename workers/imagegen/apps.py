@@ -25,3 +25,9 @@ class ImageGenConfig(loops.LoopConfig):
         families=(FAMILY, "aspect_reward"),
         active_when_empty=True,
     )
+
+    def ready(self) -> None:
+        super().ready()
+        from workers.versions import family_register
+
+        family_register(FAMILY, page=("imagegen:version", True))

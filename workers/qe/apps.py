@@ -36,4 +36,5 @@ class QueryExpansionConfig(loops.LoopConfig):
 
         # Every path that makes a version live (the page, a finished phase) refuses a
         # pre-trained model: it only continues text.
-        family_register(FAMILY, check=servable_check)
+        family_register(FAMILY, check=servable_check, page=("qe:loop", False))
+        family_register(RELEVANCE_FAMILY, page=("qe:loop", False))
