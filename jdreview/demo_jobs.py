@@ -354,7 +354,13 @@ def _steps_run(part: DemoPart, *, reporter: Reporter, seed: int, flush: Callable
         flush()
 
 
-@register(DEMO_KIND, queue="cpu", title="Prepare the demo's data", params=SeedDemoParams)
+@register(
+    DEMO_KIND,
+    queue="cpu",
+    title="Prepare the demo's data",
+    params=SeedDemoParams,
+    offered=False,  # started by demo_enqueue, not from a project's jobs form
+)
 def run_seed_demo(job: Job, reporter: JobReporter, params: SeedDemoParams) -> dict[str, Any]:
     if job.project is None or job.project.slug != IMAGES_SLUG:
         raise ValueError(f"the demo is prepared by a job of the {IMAGES_SLUG!r} project")

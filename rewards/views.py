@@ -34,7 +34,12 @@ def models_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     return _render_models(request, project)
 
 
-def _render_models(request: AuthedHttpRequest, project: Project, status: int = 200) -> HttpResponse:
+def _render_models(
+    request: AuthedHttpRequest,
+    project: Project,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+) -> HttpResponse:
     gate = audits.gate_for(project)
     populations = scoring.gate_populations(project, gate)
     primary = gate.calibration.get("primary")
@@ -49,6 +54,8 @@ def _render_models(request: AuthedHttpRequest, project: Project, status: int = 2
             "new_labels": labels_since_last_training(project),
             "populations": populations,
             "primary": primary,
+            # After a refused save the form shows what was typed, not the stored values.
+            "typed": typed,
             # The chart is the largest calibrated population's trade-off, with its point.
             "chart": tradeoff_svg(
                 gate.calibration.get("curve", []),
@@ -75,7 +82,11 @@ def gate_settings(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
                 job_create(kind="calibrate_gate", params={}, project=project, user=request.user)
     except ValueError as exc:
         messages.error(request, f"Gate settings not saved: {exc}")
-        return _render_models(request, project, status=400)
+        typed = {
+            field: request.POST.get(field, "")
+            for field in [*audits.GATE_SETTINGS, "retrain_after_labels"]
+        }
+        return _render_models(request, project, status=400, typed=typed)
     messages.success(
         request,
         "Gate settings saved" + ("; the gate is being recalibrated." if recalibrate else "."),

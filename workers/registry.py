@@ -39,6 +39,9 @@ class JobKind:
     title: str
     params: type
     max_attempts: int = 2
+    # Offered to people in the jobs form and the API's kind choices; a kind only the app
+    # starts (the demo's seeding) is not, though job_start still runs it.
+    offered: bool = True
 
     @property
     def fields(self) -> tuple[ParamField, ...]:
@@ -57,14 +60,20 @@ _KINDS: dict[str, JobKind] = {}
 
 
 def register(
-    name: str, *, queue: str, title: str, params: type[P], max_attempts: int = 2
+    name: str,
+    *,
+    queue: str,
+    title: str,
+    params: type[P],
+    max_attempts: int = 2,
+    offered: bool = True,
 ) -> Callable[[RunnerOf[P, R]], RunnerOf[P, R]]:
     if queue not in ("cpu", "gpu"):
         raise ValueError(f"unknown queue {queue!r}")
     params_fields(params)  # a declaration forms and checks cannot handle fails at import
 
     def decorator(runner: RunnerOf[P, R]) -> RunnerOf[P, R]:
-        _KINDS[name] = JobKind(name, queue, runner, title, params, max_attempts)
+        _KINDS[name] = JobKind(name, queue, runner, title, params, max_attempts, offered)
         return runner
 
     return decorator
@@ -81,3 +90,8 @@ def all_kinds() -> dict[str, JobKind]:
     # Every app imports its own jobs module in its AppConfig.ready(), so once Django is set
     # up (web, worker, tests) every kind is here; this module names none of them.
     return dict(_KINDS)
+
+
+def offered_kinds() -> dict[str, JobKind]:
+    """The kinds a person may pick in the jobs form or the API."""
+    return {name: kind for name, kind in _KINDS.items() if kind.offered}

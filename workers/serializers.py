@@ -10,7 +10,7 @@ from rest_framework.utils import html
 from jdreview.jsonin import json_loads
 from workers.models import Job
 from workers.params import ParamField, params_json_schema
-from workers.registry import all_kinds
+from workers.registry import offered_kinds
 
 
 class JobOut(serializers.ModelSerializer):
@@ -71,7 +71,7 @@ class JobParamsFieldSchema(OpenApiSerializerFieldExtension):
     target_class = JobParamsField
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
-        kinds = all_kinds()
+        kinds = offered_kinds()
         lines = [
             f"- {name}: "
             + (", ".join(_described(f) for f in kinds[name].fields) or "no parameters")
@@ -107,4 +107,4 @@ class JobIn(serializers.Serializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Read from the registry when asked, not at import: kinds register as apps load.
-        self.fields["kind"].choices = sorted(all_kinds())
+        self.fields["kind"].choices = sorted(offered_kinds())

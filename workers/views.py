@@ -20,7 +20,7 @@ from jdreview.roles import PERM_DATA, PERM_MODELS, has_perm
 from workers import services
 from workers.models import Job, ModelVersion
 from workers.params import ParamError, params_from_form
-from workers.registry import all_kinds
+from workers.registry import offered_kinds
 from workers.versions import family_page
 
 
@@ -76,7 +76,7 @@ def job_progress(request: AuthedHttpRequest, job_id: int) -> HttpResponse:
 @login_required
 def project_jobs(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
-    kinds = all_kinds()
+    kinds = offered_kinds()
     error = ""
     kind = ""
     if request.method == "POST":
@@ -84,6 +84,8 @@ def project_jobs(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
         job_kind = kinds.get(kind)
         raw = params_from_form(job_kind.params, request.POST) if job_kind else {}
         try:
+            if job_kind is None:  # an unknown kind, or one only the app starts
+                raise ParamError(f"unknown job kind {kind!r}")
             job = services.job_start(project=project, kind=kind, params=raw, user=request.user)
         except ParamError as exc:
             error = str(exc)

@@ -145,12 +145,18 @@ def trace_detail(request: AuthedHttpRequest, project_id: int, item_id: int) -> H
 @login_required
 def compare(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_DASHBOARDS)
+    rows = selectors.comparison(project)
+    present = {r["label"] for r in rows}
+    kinds = all_kinds()
     return render(
         request,
         "agents/compare.html",
         {
             "project": project,
-            "rows": selectors.comparison(project),
+            "rows": rows,
+            # The policies not trained yet, each explained with the button that trains it.
+            "missing": [name for name in ("dpo", "explicit") if name not in present],
+            "titles": {k: kinds[k].title for k in JOB_KINDS},
             "versions": selectors.policy_versions(project),
             "can_manage": has_perm(request.user, PERM_MODELS),
         },

@@ -113,12 +113,15 @@ def loop_page(request: AuthedHttpRequest, project_id: int) -> HttpResponse:
     project = project_for(request.user, project_id, PERM_MODELS)
     from workers.qe.selectors import acceptance
 
+    versions = versions_of(project, FAMILY)
     return render(
         request,
         "qe/loop.html",
         {
             "project": project,
-            "versions": versions_of(project, FAMILY),
+            "versions": versions,
+            # Only RL runs (PPO, GRPO) log reward components.
+            "rl_versions": [v for v in versions if v.metrics.get("reward_components")],
             "live": live_version(project, FAMILY),
             "startable": STARTABLE,
             "servable": SERVABLE,
