@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.db.models import F
@@ -161,3 +161,19 @@ class JobReporter(Reporter):
 
 def bump_attempts(job_id: int) -> None:
     Job.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)
+
+
+def steps_run(
+    project: Any,
+    steps: Iterable[tuple[str, float, Callable[..., None]]],
+    *,
+    log: Callable[[str], None],
+    seed: int = 0,
+    min_interval_s: float = 0.0,
+) -> None:
+    """A loop's demo ``STEPS`` run in this process, in order, their progress lines going to
+    ``log`` (``manage.py seed_demo`` without a job, and the tests); the seed job runs the
+    same steps with its own reporter (jdreview.demo_jobs)."""
+    reporter = LogReporter(log, min_interval_s=min_interval_s)
+    for _title, _share, step in steps:
+        step(project, log=log, reporter=reporter, seed=seed)

@@ -50,17 +50,13 @@ class JobParamsField(serializers.DictField):
             try:
                 return json_loads(raw) if isinstance(raw, str | bytes) else raw
             except ValueError:
-                return _NotJson()
+                return raw  # not JSON, so not an object: to_internal_value refuses it
         return super().get_value(dictionary)
 
     def to_internal_value(self, data: Any) -> dict[Any, Any]:
         if not isinstance(data, dict):
             raise serializers.ValidationError("params must be a JSON object")
         return super().to_internal_value(data)
-
-
-class _NotJson:
-    """A form's params field that is not JSON (refused by to_internal_value)."""
 
 
 class JobParamsFieldSchema(OpenApiSerializerFieldExtension):

@@ -24,7 +24,7 @@ from workers.agents.generate import traces_generate
 from workers.agents.simulate import trace_reviews_simulate
 from workers.agents.training import PolicyRunConfig, policy_base_train
 from workers.models import Job, ModelVersion
-from workers.reporter import LogReporter, Reporter
+from workers.reporter import Reporter, steps_run
 from workers.services import job_run
 
 SLUG = "agent-traces"
@@ -62,10 +62,7 @@ def demo_project() -> Project:
 
 
 def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
-    project = demo_project()
-    reporter = LogReporter(log)
-    for _title, _share, step in STEPS:
-        step(project, log=log, reporter=reporter, seed=seed)
+    steps_run(demo_project(), STEPS, log=log, seed=seed)
 
 
 def _traces(project: Project) -> QuerySet[Item]:

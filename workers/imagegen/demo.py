@@ -18,7 +18,7 @@ from jdreview.models import Project
 from jdreview.projects import membership_set
 from labeling.models import Item
 from workers.imagegen.apps import FAMILY as GENERATOR_FAMILY
-from workers.reporter import LogReporter, Reporter
+from workers.reporter import Reporter, steps_run
 from workers.versions import versions_of
 
 DEMO_PROJECT = "ad-images"  # the image project of labeling's seed_demo
@@ -48,10 +48,8 @@ def demo_project() -> Project:
 
 def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
     started = time.monotonic()
-    project = demo_project()
-    reporter = LogReporter(log, min_interval_s=5.0)  # a line every few seconds at most
-    for _title, _share, step in STEPS:
-        step(project, log=log, reporter=reporter, seed=seed)
+    # A progress line every few seconds at most.
+    steps_run(demo_project(), STEPS, log=log, seed=seed, min_interval_s=5.0)
     log(f"Generator demo ready in {time.monotonic() - started:.0f} s.")
 
 

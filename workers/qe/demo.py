@@ -21,7 +21,7 @@ from jdreview.roles import ensure_role_groups
 from workers.models import Job
 from workers.qe.apps import FAMILY, KIND, RELEVANCE_FAMILY
 from workers.qe.catalog import catalog_sync
-from workers.reporter import LogReporter, Reporter
+from workers.reporter import Reporter, steps_run
 from workers.services import job_run
 from workers.versions import live_version
 
@@ -82,10 +82,7 @@ def demo_project() -> Project:
 
 
 def seed(*, log: Callable[[str], None], seed: int = 0) -> None:
-    project = demo_project()
-    reporter = LogReporter(log)
-    for _title, _share, step in STEPS:
-        step(project, log=log, reporter=reporter, seed=seed)
+    steps_run(demo_project(), STEPS, log=log, seed=seed)
 
 
 def _catalog(
